@@ -1,0 +1,78 @@
+#pragma once
+// The venue interfaces the daemon talks to: Broker (account, orders) and MarketData
+// (daily bars). Both are asynchronous (Asio awaitables) and report failures as values
+// (Result), never by throwing.
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "broker/asio.hpp"
+#include "core/types.hpp"
+
+namespace ballast::broker {
+
+struct BrokerError {
+    enum class Kind { timeout, http_status, rate_limited, circuit_open, bad_payload, unauthorized, not_found, rejected, bad_data };
+    Kind kind = Kind::bad_payload;
+    std::string message;  // names the endpoint/file, the field and the value; never a secret
+};
+const char* to_string(BrokerError::Kind kind);
+
+// A value or a BrokerError.
+template <class T>
+class Result {
+public:
+    Result(T value) : v_(std::move(value)) {}
+    Result(BrokerError error) : v_(std::move(error)) {}
+    bool ok() const { return v_.index() == 0; }
+    explicit operator bool() const { return ok(); }
+    const T& value() const& { return std::get<0>(v_); }
+    T&& value() && { return std::get<0>(std::move(v_)); }
+    const BrokerError& error() const { return std::get<1>(v_); }
+
+private:
+    std::variant<T, BrokerError> v_;
+};
+
+// A market order for the regular session (time in force "day").
+struct OrderRequest {
+    std::string client_order_id;  // deterministic, <= 48 characters
+    core::Symbol symbol;
+    core::Side side = core::Side::buy;
+    core::Decimal qty;            // > 0
+};
+
+// The broker's view of one order. `status` uses Alpaca's names: new, accepted,
+// partially_filled, filled, canceled, expired, rejected, ...
+struct OrderUpdate {
+    std::string client_order_id;
+    std::string broker_order_id;
+    std::string status;
+    core::Decimal filled_qty;
+    std::optional<core::Decimal> filled_avg_price;
+    core::Decimal commission;  // total charged so far
+    std::string reason;        // why rejected/canceled, when the broker says
+    std::string updated_at;    // ISO-8601 UTC
+};
+bool is_terminal_status(std::string_view status);  // filled, canceled, expired, rejected, replaced
+
+class Broker {
+public:
+    virtual ~Broker() = default;
+    virtual awaitable<Result<core::AccountState>> account() = 0;
+    virtual awaitable<Result<OrderUpdate>> submit(const OrderRequest& order) = 0;
+    // Kind::not_found when the broker has no order with that id.
+    virtual awaitable<Result<OrderUpdate>> order_by_client_id(const std::string& client_order_id) = 0;
+};
+
+class MarketData {
+public:
+    virtual ~MarketData() = default;
+    // Daily bars of each symbol with from <= date <= to, ascending per symbol. Symbols
+    // with no bars in the range are simply absent from the result.
+    virtual awaitable<Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols,
+                                                                  core::Date from, core::Date to) = 0;
+};
+
+}  // namespace ballast::broker

@@ -1,0 +1,369 @@
+#include "broker/sim.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "broker/csv_bars.hpp"
+
+namespace ballast::broker {
+namespace {
+
+using core::Decimal;
+
+constexpr int kOpenMinutes = 9 * 60 + 30;
+
+Decimal bps_factor(double bps, bool up) {
+    const auto f = Decimal::from_double(bps / 10000.0, 9).value_or(Decimal{});
+    return up ? Decimal::from_int(1) + f : Decimal::from_int(1) - f;
+}
+
+int qty_digits_of(Decimal qty) {
+    int digits = 0;
+    for (Decimal q = qty; digits < Decimal::kScaleDigits && q != q.round_down(digits);) ++digits;
+    return digits;
+}
+
+}  // namespace
+
+const char* to_string(BrokerError::Kind kind) {
+    switch (kind) {
+        case BrokerError::Kind::timeout: return "timeout";
+        case BrokerError::Kind::http_status: return "http_status";
+        case BrokerError::Kind::rate_limited: return "rate_limited";
+        case BrokerError::Kind::circuit_open: return "circuit_open";
+        case BrokerError::Kind::bad_payload: return "bad_payload";
+        case BrokerError::Kind::unauthorized: return "unauthorized";
+        case BrokerError::Kind::not_found: return "not_found";
+        case BrokerError::Kind::rejected: return "rejected";
+        case BrokerError::Kind::bad_data: return "bad_data";
+    }
+    return "?";
+}
+
+bool is_terminal_status(std::string_view s) {
+    return s == "filled" || s == "canceled" || s == "expired" || s == "rejected" || s == "replaced";
+}
+
+// ---- SimMarket ----------------------------------------------------------------------
+
+Result<std::shared_ptr<SimMarket>> SimMarket::load(const std::filesystem::path& dir,
+                                                   const std::vector<core::Symbol>& symbols) {
+    std::map<core::Symbol, std::vector<core::Bar>> bars;
+    for (const auto& s : symbols) {
+        auto r = read_yahoo_csv(dir / (s + ".csv"), s);
+        if (!r) return r.error();
+        bars[s] = std::move(r).value();
+    }
+    return std::shared_ptr<SimMarket>(new SimMarket(std::move(bars)));
+}
+
+std::shared_ptr<SimMarket> SimMarket::from_bars(std::map<core::Symbol, std::vector<core::Bar>> bars) {
+    for (auto& [s, v] : bars) std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.date < b.date; });
+    return std::shared_ptr<SimMarket>(new SimMarket(std::move(bars)));
+}
+
+awaitable<Result<std::vector<core::Bar>>> SimMarket::daily_bars(const std::vector<core::Symbol>& symbols,
+                                                                 core::Date from, core::Date to) {
+    std::vector<core::Bar> out;
+    for (const auto& s : symbols) {
+        const auto it = bars_.find(s);
+        if (it == bars_.end()) continue;
+        const auto& v = it->second;
+        auto lo = std::lower_bound(v.begin(), v.end(), from, [](const core::Bar& b, core::Date d) { return b.date < d; });
+        for (; lo != v.end() && lo->date <= to; ++lo) out.push_back(*lo);
+    }
+    co_return out;
+}
+
+const core::Bar* SimMarket::bar(const core::Symbol& symbol, core::Date date) const {
+    const auto it = bars_.find(symbol);
+    if (it == bars_.end()) return nullptr;
+    const auto& v = it->second;
+    auto lo = std::lower_bound(v.begin(), v.end(), date, [](const core::Bar& b, core::Date d) { return b.date < d; });
+    return lo != v.end() && lo->date == date ? &*lo : nullptr;
+}
+
+const core::Bar* SimMarket::bar_after(const core::Symbol& symbol, core::Date date) const {
+    const auto it = bars_.find(symbol);
+    if (it == bars_.end()) return nullptr;
+    const auto& v = it->second;
+    auto up = std::upper_bound(v.begin(), v.end(), date, [](core::Date d, const core::Bar& b) { return d < b.date; });
+    return up != v.end() ? &*up : nullptr;
+}
+
+std::optional<core::Date> SimMarket::first_common_date() const {
+    std::optional<core::Date> out;
+    for (const auto& [s, v] : bars_) {
+        if (v.empty()) return std::nullopt;
+        if (!out || v.front().date > *out) out = v.front().date;
+    }
+    return out;
+}
+
+std::optional<core::Date> SimMarket::last_common_date() const {
+    std::optional<core::Date> out;
+    for (const auto& [s, v] : bars_) {
+        if (v.empty()) return std::nullopt;
+        if (!out || v.back().date < *out) out = v.back().date;
+    }
+    return out;
+}
+
+std::vector<core::Symbol> SimMarket::symbols() const {
+    std::vector<core::Symbol> out;
+    for (const auto& [s, v] : bars_) out.push_back(s);
+    return out;
+}
+
+// ---- SimBroker ----------------------------------------------------------------------
+
+SimBroker::SimBroker(std::shared_ptr<const SimMarket> market, SimBrokerConfig config,
+                     std::function<core::Timestamp()> now)
+    : market_(std::move(market)), config_(std::move(config)), now_(std::move(now)), cash_(config_.initial_cash) {}
+
+Result<bool> SimBroker::load_state() {
+    if (!config_.state_file || !std::filesystem::exists(*config_.state_file)) return false;
+    const std::string file = config_.state_file->string();
+    std::ifstream in(*config_.state_file, std::ios::binary);
+    if (!in) return BrokerError{BrokerError::Kind::bad_data, file + ": cannot read the sim account state"};
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(buf.str());
+    } catch (const nlohmann::json::parse_error& e) {
+        return BrokerError{BrokerError::Kind::bad_data, file + ": not valid JSON (" + std::string(e.what()) + ")"};
+    }
+    auto bad = [&](const std::string& field, const std::string& expected) {
+        return BrokerError{BrokerError::Kind::bad_data, file + ": field '" + field + "': expected " + expected};
+    };
+    auto decimal = [&](const nlohmann::json& v, const std::string& field) -> std::optional<Decimal> {
+        if (!v.is_string()) return std::nullopt;
+        auto d = Decimal::parse(v.get<std::string>());
+        (void)field;
+        return d;
+    };
+    if (!j.is_object() || j.value("version", 0) != 1) return bad("version", "1");
+    const auto cash = decimal(j.value("cash", nlohmann::json{}), "cash");
+    if (!cash) return bad("cash", "a decimal string");
+    cash_ = *cash;
+    positions_.clear();
+    if (!j.contains("positions") || !j["positions"].is_object()) return bad("positions", "an object");
+    for (const auto& [sym, q] : j["positions"].items()) {
+        auto qty = decimal(q, "positions." + sym);
+        if (!qty) return bad("positions." + sym, "a decimal string");
+        positions_[sym] = *qty;
+    }
+    orders_.clear();
+    by_client_id_.clear();
+    if (!j.contains("orders") || !j["orders"].is_array()) return bad("orders", "an array");
+    for (const auto& o : j["orders"]) {
+        SimOrder order;
+        const auto idx = std::to_string(orders_.size());
+        try {
+            order.request.client_order_id = o.at("client_order_id").get<std::string>();
+            order.request.symbol = o.at("symbol").get<std::string>();
+            order.request.side = o.at("side").get<std::string>() == "sell" ? core::Side::sell : core::Side::buy;
+            auto qty = decimal(o.at("qty"), "qty");
+            auto filled = decimal(o.at("filled_qty"), "filled_qty");
+            auto commission = decimal(o.at("commission"), "commission");
+            auto date = core::Date::parse(o.at("submitted_date").get<std::string>());
+            if (!qty || !filled || !commission || !date) return bad("orders[" + idx + "]", "decimal strings and a date");
+            order.request.qty = *qty;
+            order.submitted_date = *date;
+            order.submitted_minutes = o.at("submitted_minutes").get<int>();
+            order.update.client_order_id = order.request.client_order_id;
+            order.update.broker_order_id = o.at("id").get<std::string>();
+            order.update.status = o.at("status").get<std::string>();
+            order.update.filled_qty = *filled;
+            order.update.commission = *commission;
+            if (o.contains("filled_avg_price") && !o["filled_avg_price"].is_null()) {
+                order.update.filled_avg_price = decimal(o["filled_avg_price"], "filled_avg_price");
+                if (!order.update.filled_avg_price) return bad("orders[" + idx + "].filled_avg_price", "a decimal string");
+            }
+            order.update.reason = o.value("reason", "");
+            order.update.updated_at = o.value("updated_at", "");
+        } catch (const nlohmann::json::exception& e) {
+            return bad("orders[" + idx + "]", std::string("an order object (") + e.what() + ")");
+        }
+        by_client_id_[order.request.client_order_id] = orders_.size();
+        orders_.push_back(std::move(order));
+    }
+    return true;
+}
+
+std::optional<BrokerError> SimBroker::save_state() {
+    if (!config_.state_file) return std::nullopt;
+    nlohmann::json j;
+    j["version"] = 1;
+    j["cash"] = cash_.to_string();
+    j["positions"] = nlohmann::json::object();
+    for (const auto& [s, q] : positions_) j["positions"][s] = q.to_string();
+    j["orders"] = nlohmann::json::array();
+    for (const auto& o : orders_) {
+        nlohmann::json jo{{"client_order_id", o.request.client_order_id},
+                          {"id", o.update.broker_order_id},
+                          {"symbol", o.request.symbol},
+                          {"side", core::to_string(o.request.side)},
+                          {"qty", o.request.qty.to_string()},
+                          {"submitted_date", o.submitted_date.to_string()},
+                          {"submitted_minutes", o.submitted_minutes},
+                          {"status", o.update.status},
+                          {"filled_qty", o.update.filled_qty.to_string()},
+                          {"commission", o.update.commission.to_string()},
+                          {"reason", o.update.reason},
+                          {"updated_at", o.update.updated_at}};
+        jo["filled_avg_price"] =
+            o.update.filled_avg_price ? nlohmann::json(o.update.filled_avg_price->to_string()) : nlohmann::json(nullptr);
+        j["orders"].push_back(std::move(jo));
+    }
+    // Write a temporary file and rename it over the old one: a crash leaves either state.
+    const auto tmp = config_.state_file->string() + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << j.dump(1) << '\n';
+        out.flush();
+        if (!out) return BrokerError{BrokerError::Kind::bad_data, tmp + ": cannot write the sim account state"};
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, *config_.state_file, ec);
+    if (ec)
+        return BrokerError{BrokerError::Kind::bad_data,
+                           config_.state_file->string() + ": cannot replace the sim account state: " + ec.message()};
+    return std::nullopt;
+}
+
+void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) {
+    auto& u = order.update;
+    const bool buy = order.request.side == core::Side::buy;
+    const Decimal price = (base_price * bps_factor(config_.slippage_bps, buy)).round_half_away(core::kPriceDigits);
+    const Decimal cbps = Decimal::from_double(config_.commission_bps / 10000.0, 9).value_or(Decimal{});
+    auto commission_of = [&](Decimal qty) {
+        return (config_.commission_per_order + qty * price * cbps).round_half_away(2);
+    };
+    Decimal qty = order.request.qty;
+    u.updated_at = core::format_utc(now_());
+    if (!buy) {
+        const Decimal held = positions_.count(order.request.symbol) ? positions_[order.request.symbol] : Decimal{};
+        if (qty > held) {
+            u.status = "rejected";
+            u.reason = "insufficient qty available for order (requested: " + qty.to_string() +
+                       ", available: " + held.to_string() + ")";
+            return;
+        }
+    } else {
+        // Reduce to what the cash affords at this price.
+        const int digits = qty_digits_of(qty);
+        Decimal step = Decimal::from_int(1);
+        for (int i = 0; i < digits; ++i) step = Decimal::from_raw(step.raw() / 10);
+        if (qty * price + commission_of(qty) > cash_) {
+            const Decimal per_unit = price * (Decimal::from_int(1) + cbps);
+            Decimal affordable = ((cash_ - config_.commission_per_order) / per_unit).round_down(digits);
+            while (affordable.is_positive() && affordable * price + commission_of(affordable) > cash_) affordable -= step;
+            if (!affordable.is_positive()) {
+                u.status = "rejected";
+                u.reason = "insufficient buying power (cash " + cash_.to_string_fixed(2) + ", order cost " +
+                           (qty * price).to_string_fixed(2) + ")";
+                return;
+            }
+            u.reason = "insufficient cash at fill: filled " + affordable.to_string() + " of " + qty.to_string() +
+                       ", rest canceled";
+            qty = affordable;
+        }
+    }
+    const Decimal commission = commission_of(qty);
+    const Decimal notional = (qty * price).round_half_away(2);
+    if (buy) {
+        cash_ -= notional + commission;
+        positions_[order.request.symbol] += qty;
+    } else {
+        cash_ += notional - commission;
+        positions_[order.request.symbol] -= qty;
+        if (positions_[order.request.symbol].is_zero()) positions_.erase(order.request.symbol);
+    }
+    u.filled_qty = qty;
+    u.filled_avg_price = price;
+    u.commission = commission;
+    u.status = qty == order.request.qty ? "filled" : "canceled";
+    (void)bar;
+}
+
+std::optional<BrokerError> SimBroker::settle() {
+    const auto now = core::utc_to_ny(now_());
+    bool changed = false;
+    for (auto& order : orders_) {
+        if (is_terminal_status(order.update.status)) continue;
+        const core::Bar* bar = order.submitted_minutes < kOpenMinutes
+                                   ? market_->bar(order.request.symbol, order.submitted_date)
+                                   : nullptr;
+        if (!bar) bar = market_->bar_after(order.request.symbol, order.submitted_date);
+        if (!bar) continue;  // no later data yet: the order waits
+        if (now.date < bar->date || (now.date == bar->date && now.time.minutes < kOpenMinutes)) continue;
+        const auto price = core::to_price(core::valuation_open(*bar, config_.price_field));
+        if (!price) continue;
+        fill(order, *bar, *price);
+        changed = true;
+    }
+    return changed ? save_state() : std::nullopt;
+}
+
+awaitable<Result<core::AccountState>> SimBroker::account() {
+    if (auto e = settle()) co_return *e;
+    core::AccountState state;
+    state.cash = cash_;
+    for (const auto& [s, q] : positions_) state.positions.push_back({s, q});
+    co_return state;
+}
+
+awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
+    if (auto e = settle()) co_return *e;
+    if (by_client_id_.count(request.client_order_id))
+        co_return BrokerError{BrokerError::Kind::rejected, "client_order_id must be unique: " + request.client_order_id};
+    if (!request.qty.is_positive())
+        co_return BrokerError{BrokerError::Kind::rejected, "qty must be positive, got " + request.qty.to_string()};
+    const auto now = now_();
+    const auto ny = core::utc_to_ny(now);
+    SimOrder order;
+    order.request = request;
+    order.submitted_date = ny.date;
+    order.submitted_minutes = ny.time.minutes;
+    order.update.client_order_id = request.client_order_id;
+    order.update.broker_order_id = "sim-" + std::to_string(orders_.size() + 1);
+    order.update.status = "accepted";
+    order.update.updated_at = core::format_utc(now);
+    if (config_.fill == core::FillModel::close) {
+        // The latest bar on or before today.
+        const core::Bar* bar = market_->bar(request.symbol, ny.date);
+        if (!bar) {
+            const core::Bar* after = nullptr;
+            for (core::Date d = ny.date.plus_days(-10); d < ny.date; d = d.plus_days(1))
+                if (const auto* b = market_->bar(request.symbol, d)) after = b;
+            bar = after;
+        }
+        const auto price = bar ? core::to_price(core::valuation_close(*bar, config_.price_field)) : std::nullopt;
+        if (!price) {
+            order.update.status = "rejected";
+            order.update.reason = "no price for " + request.symbol + " on " + ny.date.to_string();
+        } else {
+            fill(order, *bar, *price);
+        }
+    }
+    by_client_id_[request.client_order_id] = orders_.size();
+    orders_.push_back(order);
+    if (auto e = save_state()) co_return *e;
+    co_return order.update;
+}
+
+awaitable<Result<OrderUpdate>> SimBroker::order_by_client_id(const std::string& client_order_id) {
+    if (auto e = settle()) co_return *e;
+    const auto it = by_client_id_.find(client_order_id);
+    if (it == by_client_id_.end())
+        co_return BrokerError{BrokerError::Kind::not_found, "order not found: client_order_id " + client_order_id};
+    co_return orders_[it->second].update;
+}
+
+}  // namespace ballast::broker

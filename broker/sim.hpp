@@ -1,0 +1,97 @@
+#pragma once
+// The simulated venue: market data from bundled Yahoo CSV files and an in-process
+// broker that fills market orders against those bars. Used by `ballast demo`, by the
+// replay clock (backtests) and by `mode = "sim"`.
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "broker/broker.hpp"
+
+namespace ballast::broker {
+
+class SimMarket final : public MarketData {
+public:
+    // Reads `<dir>/<SYMBOL>.csv` for every symbol. The first missing or malformed file
+    // is the error (file, line, column, value).
+    static Result<std::shared_ptr<SimMarket>> load(const std::filesystem::path& dir,
+                                                   const std::vector<core::Symbol>& symbols);
+    // Builds a market from bars already in memory (tests).
+    static std::shared_ptr<SimMarket> from_bars(std::map<core::Symbol, std::vector<core::Bar>> bars);
+
+    awaitable<Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols, core::Date from,
+                                                          core::Date to) override;
+
+    // The bar of `symbol` on `date`, or nullptr.
+    const core::Bar* bar(const core::Symbol& symbol, core::Date date) const;
+    // The first bar of `symbol` dated strictly after `date`, or nullptr.
+    const core::Bar* bar_after(const core::Symbol& symbol, core::Date date) const;
+    // The first date on which every symbol has data, and the last such date.
+    std::optional<core::Date> first_common_date() const;
+    std::optional<core::Date> last_common_date() const;
+    std::vector<core::Symbol> symbols() const;
+
+private:
+    explicit SimMarket(std::map<core::Symbol, std::vector<core::Bar>> bars) : bars_(std::move(bars)) {}
+    std::map<core::Symbol, std::vector<core::Bar>> bars_;  // ascending by date
+};
+
+struct SimBrokerConfig {
+    core::PriceField price_field = core::PriceField::adj_close;
+    core::FillModel fill = core::FillModel::next_open;
+    double slippage_bps = 5.0;          // buys fill higher, sells lower, by this much
+    core::Decimal commission_per_order;
+    double commission_bps = 0.0;
+    core::Decimal initial_cash = core::Decimal::from_int(100000);
+    // When set, the account (cash, positions, orders) is loaded from and saved to this
+    // JSON file after every change, so `ballast once` runs share one account.
+    std::optional<std::filesystem::path> state_file;
+};
+
+// Fill rules:
+// - fill = close: an order fills when submitted, at the valuation close of the latest
+//   bar of its symbol on or before the submission's New York date.
+// - fill = next_open: an order fills at the valuation open of its symbol's first bar
+//   dated after the submission's New York date (or that same date when submitted
+//   before 09:30), once the clock has reached 09:30 New York on that date.
+// - Due orders fill in submission order (sells are submitted first). A sell of more
+//   than is held is rejected; a buy costing more than the cash is filled for the
+//   quantity the cash affords (same decimals as the order) and the rest canceled, or
+//   rejected if nothing is affordable.
+class SimBroker final : public Broker {
+public:
+    SimBroker(std::shared_ptr<const SimMarket> market, SimBrokerConfig config, std::function<core::Timestamp()> now);
+    // Loads the state file when configured and present; a malformed file is an error
+    // naming the file and the field. Without a file the account starts with initial_cash.
+    Result<bool> load_state();
+
+    awaitable<Result<core::AccountState>> account() override;
+    awaitable<Result<OrderUpdate>> submit(const OrderRequest& order) override;
+    awaitable<Result<OrderUpdate>> order_by_client_id(const std::string& client_order_id) override;
+
+    std::size_t order_count() const { return orders_.size(); }
+
+private:
+    struct SimOrder {
+        OrderRequest request;
+        core::Date submitted_date;  // New York date of submission
+        int submitted_minutes = 0;  // New York time of submission
+        OrderUpdate update;
+    };
+    std::optional<BrokerError> settle();  // fills the orders that are due
+    void fill(SimOrder& order, const core::Bar& bar, core::Decimal price);
+    std::optional<BrokerError> save_state();
+
+    std::shared_ptr<const SimMarket> market_;
+    SimBrokerConfig config_;
+    std::function<core::Timestamp()> now_;
+    core::Decimal cash_;
+    std::map<core::Symbol, core::Decimal> positions_;
+    std::vector<SimOrder> orders_;
+    std::map<std::string, std::size_t> by_client_id_;
+};
+
+}  // namespace ballast::broker

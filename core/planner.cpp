@@ -1,0 +1,120 @@
+#include "core/planner.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <set>
+
+namespace ballast::core {
+namespace {
+
+std::string pct2(Decimal fraction) { return (fraction * Decimal::from_int(100)).to_string_fixed(2) + "%"; }
+
+}  // namespace
+
+Plan plan_orders(const AccountState& account, const Weights& targets, const Prices& prices,
+                 const PlannerConfig& config) {
+    assert(config.qty_decimals >= 0 && config.qty_decimals <= Decimal::kScaleDigits);
+    Plan plan;
+    const int qty_digits = config.fractional ? config.qty_decimals : 0;
+
+    std::map<Symbol, Decimal> held;
+    for (const auto& p : account.positions) held[p.symbol] += p.qty;
+    std::set<Symbol> symbols;
+    for (const auto& [s, w] : targets)
+        if (w.is_positive()) symbols.insert(s);
+    for (const auto& [s, q] : held) {
+        if (q.is_negative()) {
+            plan.hold_reason = "short position in " + s + " (" + q.to_string() + "); ballast only holds long positions";
+            return plan;
+        }
+        if (q.is_positive()) symbols.insert(s);
+    }
+
+    // Value the account; any missing price means hold.
+    plan.equity = account.cash;
+    for (const auto& s : symbols) {
+        const auto it = prices.find(s);
+        if (it == prices.end() || !it->second.is_positive()) {
+            plan.hold_reason = "no valid price for " + s;
+            return plan;
+        }
+        if (held.count(s)) plan.equity += held[s] * it->second;
+    }
+    if (!plan.equity.is_positive()) {
+        plan.hold_reason = "equity is not positive (" + plan.equity.to_string() + ")";
+        plan.cash_after = account.cash;
+        return plan;
+    }
+    const Decimal investable = plan.equity * (Decimal::from_int(1) - config.cash_reserve);
+    const Decimal reserve = plan.equity - investable;
+
+    // Sells.
+    Decimal cash = account.cash;
+    struct Want {
+        Symbol symbol;
+        Decimal value;  // wanted buy value
+        std::string reason;
+    };
+    std::vector<Want> wants;
+    for (const auto& s : symbols) {
+        const Decimal price = prices.at(s);
+        const Decimal have = held.count(s) ? held[s] : Decimal{};
+        const Decimal weight = targets.count(s) ? targets.at(s) : Decimal{};
+        const Decimal current_value = have * price;
+        const Decimal target_value = investable * weight;
+        const std::string why = "weight " + pct2(current_value / plan.equity) + " -> target " + pct2(weight);
+        if (!weight.is_positive()) {
+            const Decimal notional = (have * price).round_half_away(2);
+            plan.orders.push_back({s, Side::sell, have, price, notional, "not in the targets: sell all; " + why});
+            cash += notional;
+            continue;
+        }
+        const Decimal delta = target_value - current_value;
+        if (delta.is_negative()) {
+            Decimal qty = std::min((delta.abs() / price).round_down(qty_digits), have);
+            const Decimal notional = (qty * price).round_half_away(2);
+            if (qty.is_zero() || notional < config.min_order_notional) {
+                plan.notes.push_back("sell " + s + " skipped: " + notional.to_string() + " below the minimum order of " +
+                                     config.min_order_notional.to_string());
+                continue;
+            }
+            plan.orders.push_back({s, Side::sell, qty, price, notional, why});
+            cash += notional;
+        } else if (delta.is_positive()) {
+            wants.push_back({s, delta, why});
+        }
+    }
+
+    // Buys, never more than the cash left after sells and the reserve.
+    Decimal available = cash - reserve;
+    if (available.is_negative()) available = Decimal{};
+    Decimal wanted;
+    for (const auto& w : wants) wanted += w.value;
+    Decimal scale = Decimal::from_int(1);
+    if (wanted > available) {
+        scale = available / wanted;
+        plan.notes.push_back("buys scaled to " + pct2(scale) + " of their size: wanted " + wanted.to_string_fixed(2) +
+                             ", cash available after sells and reserve " + available.to_string_fixed(2));
+    }
+    Decimal step = Decimal::from_int(1);
+    for (int i = 0; i < qty_digits; ++i) step = Decimal::from_raw(step.raw() / 10);
+    Decimal spent;
+    for (const auto& w : wants) {
+        const Decimal price = prices.at(w.symbol);
+        Decimal qty = (w.value * scale / price).round_down(qty_digits);
+        // Rounding of the scale factor must not push the total over the cash.
+        while (qty.is_positive() && spent + qty * price > available) qty -= step;
+        const Decimal notional = (qty * price).round_half_away(2);
+        if (!qty.is_positive() || notional < config.min_order_notional) {
+            plan.notes.push_back("buy " + w.symbol + " skipped: " + notional.to_string() +
+                                 " below the minimum order of " + config.min_order_notional.to_string());
+            continue;
+        }
+        spent += qty * price;
+        plan.orders.push_back({w.symbol, Side::buy, qty, price, notional, w.reason});
+    }
+    plan.cash_after = cash - spent;
+    return plan;
+}
+
+}  // namespace ballast::core

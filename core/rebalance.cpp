@@ -1,0 +1,121 @@
+#include "core/rebalance.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <set>
+
+namespace ballast::core {
+namespace {
+
+std::string pct(double fraction) {
+    if (std::isinf(fraction)) return "inf";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", fraction * 100.0);
+    return buf;
+}
+
+// An ordinal that changes exactly when a new calendar period starts.
+long period_of(Date d, RebalanceCalendar c) {
+    switch (c) {
+        case RebalanceCalendar::daily: return d.days();
+        case RebalanceCalendar::weekly: return (d.days() + 3) / 7;  // weeks start on Monday (1970-01-01 was a Thursday)
+        case RebalanceCalendar::monthly: return d.year() * 12L + static_cast<long>(d.month()) - 1;
+        case RebalanceCalendar::quarterly: return d.year() * 4L + (static_cast<long>(d.month()) - 1) / 3;
+        case RebalanceCalendar::annual: return d.year();
+        case RebalanceCalendar::drift: return 0;
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::optional<RebalanceCalendar> parse_rebalance_calendar(std::string_view t) {
+    if (t == "drift") return RebalanceCalendar::drift;
+    if (t == "daily") return RebalanceCalendar::daily;
+    if (t == "weekly") return RebalanceCalendar::weekly;
+    if (t == "monthly") return RebalanceCalendar::monthly;
+    if (t == "quarterly") return RebalanceCalendar::quarterly;
+    if (t == "annual") return RebalanceCalendar::annual;
+    return std::nullopt;
+}
+
+const char* to_string(RebalanceCalendar c) {
+    switch (c) {
+        case RebalanceCalendar::drift: return "drift";
+        case RebalanceCalendar::daily: return "daily";
+        case RebalanceCalendar::weekly: return "weekly";
+        case RebalanceCalendar::monthly: return "monthly";
+        case RebalanceCalendar::quarterly: return "quarterly";
+        case RebalanceCalendar::annual: return "annual";
+    }
+    return "?";
+}
+
+DriftResult measure_drift(const AccountState& account, const Weights& targets, const Prices& prices,
+                          DriftMode mode) {
+    std::map<Symbol, Decimal> qty;
+    for (const auto& p : account.positions) qty[p.symbol] += p.qty;
+    std::set<Symbol> symbols;
+    for (const auto& [s, w] : targets) symbols.insert(s);
+    for (const auto& [s, q] : qty)
+        if (!q.is_zero()) symbols.insert(s);
+
+    Decimal equity = account.cash;
+    std::map<Symbol, Decimal> value;
+    for (const auto& s : symbols) {
+        const auto q = qty.count(s) ? qty.at(s) : Decimal{};
+        const auto it = prices.find(s);
+        if (it == prices.end() || !it->second.is_positive()) {
+            if (q.is_zero() && targets.count(s) && targets.at(s).is_zero()) continue;
+            return {std::nullopt, "no valid price for " + s};
+        }
+        value[s] = q * it->second;
+        equity += value[s];
+    }
+    if (!equity.is_positive()) return {std::nullopt, "equity is not positive (" + equity.to_string() + ")"};
+
+    Drift out;
+    for (const auto& s : symbols) {
+        const double w = value.count(s) ? value[s].to_double() / equity.to_double() : 0.0;
+        const double t = targets.count(s) ? targets.at(s).to_double() : 0.0;
+        double d = std::fabs(w - t);
+        if (mode == DriftMode::relative) {
+            if (t > 0) d /= t;
+            else d = w > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+        }
+        if (out.symbol.empty() || d > out.max) out = Drift{d, s, w, t};
+    }
+    return {out, ""};
+}
+
+RebalanceDecision decide_rebalance(Date session, std::optional<Date> last_rebalance, const Drift& drift,
+                                   const RebalanceRules& rules) {
+    const std::string drift_text = drift.symbol.empty()
+                                       ? std::string("no drift")
+                                       : "drift " + pct(drift.max) +
+                                             (rules.drift_mode == DriftMode::absolute ? " pp" : "% of target") +
+                                             " on " + drift.symbol + " (weight " + pct(drift.weight) +
+                                             "%, target " + pct(drift.target) + "%)";
+    if (last_rebalance) {
+        const int since = session - *last_rebalance;
+        if (since < rules.min_interval_days)
+            return {false, "minimum interval: " + std::to_string(since) + " days since the rebalance on " +
+                               last_rebalance->to_string() + ", need " + std::to_string(rules.min_interval_days) +
+                               "; " + drift_text};
+    }
+    if (rules.calendar != RebalanceCalendar::drift) {
+        if (last_rebalance && period_of(*last_rebalance, rules.calendar) == period_of(session, rules.calendar))
+            return {false, std::string("calendar: already rebalanced this ") + to_string(rules.calendar) +
+                               " period on " + last_rebalance->to_string()};
+        return {true, std::string("calendar: first ") + to_string(rules.calendar) + " rebalance of the period; " +
+                          drift_text};
+    }
+    if (drift.max > rules.drift_threshold)
+        return {true, drift_text + " exceeds the threshold of " + pct(rules.drift_threshold) +
+                          (rules.drift_mode == DriftMode::absolute ? " pp" : "%")};
+    return {false, drift_text + " is within the threshold of " + pct(rules.drift_threshold) +
+                       (rules.drift_mode == DriftMode::absolute ? " pp" : "%")};
+}
+
+}  // namespace ballast::core

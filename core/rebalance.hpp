@@ -1,0 +1,55 @@
+#pragma once
+// Drift measurement and the rebalance decision. Pure.
+#include <optional>
+#include <string>
+
+#include "core/types.hpp"
+
+namespace ballast::core {
+
+enum class DriftMode {
+    absolute,  // |weight - target| in percentage points
+    relative,  // |weight - target| / target
+};
+
+// When a rebalance may happen besides drift.
+enum class RebalanceCalendar { drift, daily, weekly, monthly, quarterly, annual };
+std::optional<RebalanceCalendar> parse_rebalance_calendar(std::string_view text);
+const char* to_string(RebalanceCalendar c);
+
+struct RebalanceRules {
+    DriftMode drift_mode = DriftMode::absolute;
+    // Fraction: 0.05 is 5 percentage points (absolute) or 5% of the target (relative).
+    double drift_threshold = 0.05;
+    int min_interval_days = 30;  // calendar days between rebalances
+    RebalanceCalendar calendar = RebalanceCalendar::drift;
+};
+
+struct Drift {
+    double max = 0;       // largest drift (fraction), +inf for a held symbol with no target
+    Symbol symbol;        // where it was found (empty when nothing is held or targeted)
+    double weight = 0;    // that symbol's current weight (fraction of equity)
+    double target = 0;    // and its target
+};
+
+// Current weights (value / equity, equity including cash) against targets over the
+// union of targeted and held symbols. nullopt when a needed price is missing or the
+// equity is not positive; `missing` then names the symbol (or is empty for equity).
+struct DriftResult {
+    std::optional<Drift> drift;
+    std::string problem;  // why drift could not be measured
+};
+DriftResult measure_drift(const AccountState& account, const Weights& targets, const Prices& prices,
+                          DriftMode mode);
+
+struct RebalanceDecision {
+    bool rebalance = false;
+    std::string reason;  // human sentence, journaled
+};
+
+// Decides whether `session` rebalances. `last_rebalance` is the session of the last
+// rebalance that placed orders (nullopt if none ever did).
+RebalanceDecision decide_rebalance(Date session, std::optional<Date> last_rebalance, const Drift& drift,
+                                   const RebalanceRules& rules);
+
+}  // namespace ballast::core

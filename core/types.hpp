@@ -1,0 +1,59 @@
+#pragma once
+// Plain domain values shared by every layer.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/calendar.hpp"
+#include "core/decimal.hpp"
+
+namespace ballast::core {
+
+using Symbol = std::string;
+
+// One daily bar. Prices are doubles (analytics); `adj_close` is the split- and
+// dividend-adjusted close (total return), equal to `close` where no adjustment exists.
+struct Bar {
+    Symbol symbol;
+    Date date;
+    double open = 0, high = 0, low = 0, close = 0, adj_close = 0;
+    double volume = 0;
+};
+
+enum class Side { buy, sell };
+inline const char* to_string(Side s) { return s == Side::buy ? "buy" : "sell"; }
+
+struct Position {
+    Symbol symbol;
+    Decimal qty;  // shares; positive = long
+};
+
+// The account as the broker reports it.
+struct AccountState {
+    Decimal cash;
+    std::vector<Position> positions;
+};
+
+// Which close values the portfolio: the plain (split-adjusted) close, or the
+// dividend-adjusted close (total return).
+enum class PriceField { close, adj_close };
+// When a simulated market order fills.
+enum class FillModel { next_open, close };
+
+// Prices used for valuation and fills: rounded half away from zero to 4 decimals.
+inline constexpr int kPriceDigits = 4;
+// The valuation close of a bar.
+double valuation_close(const Bar& bar, PriceField field);
+// The bar's open in the same basis as valuation_close (with adj_close, the open is
+// scaled by adj_close / close so that fills and valuations agree).
+double valuation_open(const Bar& bar, PriceField field);
+// A price as an exact decimal; nullopt for non-finite or non-positive input.
+std::optional<Decimal> to_price(double value);
+
+// Target weights as fractions of equity (0.4 = 40%), by symbol.
+using Weights = std::map<Symbol, Decimal>;
+// Valuation prices per symbol.
+using Prices = std::map<Symbol, Decimal>;
+
+}  // namespace ballast::core

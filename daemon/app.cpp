@@ -1,0 +1,416 @@
+#include "daemon/app.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/sim.hpp"
+#include "core/metrics.hpp"
+#include "core/strategy.hpp"
+#include "daemon/clock.hpp"
+#include "daemon/config.hpp"
+#include "daemon/jobs.hpp"
+#include "daemon/scheduler.hpp"
+#include "storage/journal.hpp"
+
+namespace ballast::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::shared_ptr<spdlog::logger> make_logger(bool verbose) {
+    auto log = std::make_shared<spdlog::logger>("ballast", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    log->set_pattern("%Y-%m-%dT%H:%M:%S%z %^%l%$ %v");
+    log->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+    return log;
+}
+
+// --config, then $BALLAST_CONFIG, ./config.toml, /etc/ballast/config.toml; the demo also
+// falls back to the source tree's config.toml.
+std::optional<fs::path> find_config(const CommonOptions& options, bool demo) {
+    if (options.config) return *options.config;
+    if (const char* env = std::getenv("BALLAST_CONFIG"); env && *env) return fs::path(env);
+    std::vector<fs::path> candidates{"config.toml", "/etc/ballast/config.toml"};
+    if (demo) candidates.insert(candidates.begin() + 1, fs::path(BALLAST_SOURCE_DIR) / "config.toml");
+    for (const auto& c : candidates)
+        if (fs::exists(c)) return c;
+    return std::nullopt;
+}
+
+// Loads the config or prints every error; nullopt means exit 78.
+std::optional<Config> load_or_report(const CommonOptions& options, bool demo = false) {
+    const auto path = find_config(options, demo);
+    if (!path) {
+        std::cerr << "ballast: no configuration file: pass --config FILE, set BALLAST_CONFIG, or create ./config.toml\n";
+        return std::nullopt;
+    }
+    auto loaded = load_config(*path, process_environment());
+    for (const auto& e : loaded.errors) std::cerr << e.message << "\n";
+    if (!loaded.config) {
+        std::cerr << "ballast: " << loaded.errors.size() << " configuration error(s) in " << path->string() << "\n";
+        return std::nullopt;
+    }
+    return loaded.config;
+}
+
+std::unique_ptr<storage::Journal> open_journal_or_report(const fs::path& path) {
+    try {
+        return storage::Journal::open(path);
+    } catch (const storage::JournalError& e) {
+        std::cerr << "ballast: " << e.what() << "\n";
+        return nullptr;
+    }
+}
+
+std::shared_ptr<broker::SimMarket> load_market_or_report(const Config& config, const core::Strategy& strategy) {
+    auto market = broker::SimMarket::load(config.sim.data_dir, strategy.universe());
+    if (!market) {
+        std::cerr << "ballast: price data: " << market.error().message << "\n";
+        return nullptr;
+    }
+    return market.value();
+}
+
+broker::SimBrokerConfig sim_broker_config(const Config& config) {
+    broker::SimBrokerConfig c;
+    c.price_field = config.sim.price_field;
+    c.fill = config.sim.fill;
+    c.slippage_bps = config.sim.slippage_bps;
+    c.commission_per_order = config.sim.commission_per_order;
+    c.commission_bps = config.sim.commission_bps;
+    c.initial_cash = config.sim.initial_cash;
+    return c;
+}
+
+std::string now_utc() {
+    return core::format_utc(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+}
+
+// Runs `body` on a fresh io_context until it finishes; rethrows its exception.
+void run_on_io(net::io_context& io, std::function<awaitable<void>()> body) {
+    std::exception_ptr failure;
+    net::co_spawn(io, std::move(body), [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+}
+
+std::string pct(double fraction, bool sign = false) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, sign ? "%+.2f%%" : "%.2f%%", fraction * 100.0);
+    return buf;
+}
+
+void remove_journal_files(const fs::path& journal) {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(journal.string() + suffix, ec);
+}
+
+}  // namespace
+
+int cmd_check_config(const CommonOptions& options) {
+    const auto config = load_or_report(options);
+    if (!config) return kExitConfig;
+    std::cout << render_effective_config(*config);
+    return kExitOk;
+}
+
+int cmd_migrate(const CommonOptions& options) {
+    const auto config = load_or_report(options);
+    if (!config) return kExitConfig;
+    try {
+        storage::OpenOptions open;
+        open.migrate = false;
+        auto journal = storage::Journal::open(config->journal, open);
+        const int before = journal->schema_version();
+        const int applied = journal->migrate();
+        std::cout << "journal " << config->journal.string() << ": schema version " << before << " -> "
+                  << journal->schema_version() << " (" << applied << " migration(s) applied)\n";
+    } catch (const storage::JournalError& e) {
+        std::cerr << "ballast: " << e.what() << "\n";
+        return kExitJournal;
+    }
+    return kExitOk;
+}
+
+int cmd_halt(const CommonOptions& options, const std::string& reason) {
+    const auto config = load_or_report(options);
+    if (!config) return kExitConfig;
+    auto journal = open_journal_or_report(config->journal);
+    if (!journal) return kExitJournal;
+    storage::ControlRepository(*journal).set_halt(reason, now_utc(), "cli");
+    std::cout << "halted: " << reason << "\nno order will be placed until `ballast resume`\n";
+    return kExitOk;
+}
+
+int cmd_resume(const CommonOptions& options) {
+    const auto config = load_or_report(options);
+    if (!config) return kExitConfig;
+    auto journal = open_journal_or_report(config->journal);
+    if (!journal) return kExitJournal;
+    storage::ControlRepository control(*journal);
+    const auto halt = control.halt();
+    if (!halt) {
+        std::cout << "not halted; nothing to resume\n";
+        return kExitOk;
+    }
+    control.clear_halt(now_utc(), "cli");
+    std::cout << "resumed (was halted since " << halt->set_at << ": " << halt->reason << ")\n";
+    return kExitOk;
+}
+
+int cmd_demo(const DemoOptions& options) {
+    auto config = load_or_report(options.common, true);
+    if (!config) return kExitConfig;
+    if (config->mode != Mode::sim) {
+        std::cerr << "ballast demo: the demo runs in sim mode only; " << config->source.string() << " has mode = \""
+                  << to_string(config->mode) << "\"\n";
+        return kExitConfig;
+    }
+    auto log = make_logger(options.common.verbose);
+    log->set_level(options.common.verbose ? spdlog::level::debug : spdlog::level::err);
+    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
+    auto market = load_market_or_report(*config, strategy);
+    if (!market) return kExitData;
+
+    // The replay window: the config's, narrowed by --from/--to, within the common data.
+    std::optional<core::Date> first = config->sim.start ? config->sim.start : market->first_common_date();
+    std::optional<core::Date> last = config->sim.end ? config->sim.end : market->last_common_date();
+    for (auto [text, slot, name] : {std::tuple{&options.from, &first, "--from"}, {&options.to, &last, "--to"}}) {
+        if (!*text) continue;
+        const auto d = core::Date::parse(**text);
+        if (!d) {
+            std::cerr << "ballast demo: " << name << " '" << **text << "' is not a YYYY-MM-DD date\n";
+            return kExitUsage;
+        }
+        *slot = d;
+    }
+    if (!first || !last || *first > *last) {
+        std::cerr << "ballast demo: no sessions to replay (window " << (first ? first->to_string() : "?") << " .. "
+                  << (last ? last->to_string() : "?") << ")\n";
+        return kExitUsage;
+    }
+    const auto sessions = core::trading_days(*first, *last);
+    if (sessions.empty()) {
+        std::cerr << "ballast demo: no trading day between " << first->to_string() << " and " << last->to_string() << "\n";
+        return kExitUsage;
+    }
+
+    remove_journal_files(options.journal);
+    auto journal = open_journal_or_report(options.journal);
+    if (!journal) return kExitJournal;
+    storage::RunRepository runs(*journal);
+    const auto run_id = runs.start_run("demo", "sim", config->source.string(), now_utc());
+
+    ReplayClock clock(core::ny_to_utc(sessions.front(), core::TimeOfDay{0}));
+    broker::SimBroker broker(market, sim_broker_config(*config), [&] { return clock.now(); });
+    ChainJobs jobs(*config, *journal, broker, *market, strategy, clock, false, log);
+    Scheduler scheduler(clock, jobs, *journal, config->schedule, run_id, false, log);
+
+    if (!options.quiet)
+        std::cout << "ballast demo: replaying " << sessions.size() << " sessions " << sessions.front().to_string()
+                  << " .. " << sessions.back().to_string() << " (" << config->strategy.name << ", sim broker, "
+                  << (config->sim.price_field == core::PriceField::adj_close ? "total return" : "price only")
+                  << ")\n";
+    int failed_sessions = 0;
+    std::string first_failure;
+    core::Decimal year_start_equity = config->sim.initial_cash;
+    net::io_context io;
+    run_on_io(io, [&]() -> awaitable<void> {
+        storage::EquityRepository equity(*journal);
+        for (std::size_t i = 0; i < sessions.size(); ++i) {
+            const auto outcome = co_await scheduler.run_session(sessions[i], true);
+            if (!outcome.failure.empty()) {
+                ++failed_sessions;
+                if (first_failure.empty()) first_failure = sessions[i].to_string() + ": " + outcome.failure;
+            }
+            const bool year_end = i + 1 == sessions.size() || sessions[i + 1].year() != sessions[i].year();
+            if (year_end && !options.quiet) {
+                const auto latest = equity.latest();
+                const core::Decimal value = latest ? latest->equity : year_start_equity;
+                const double ret = value.to_double() / year_start_equity.to_double() - 1.0;
+                std::printf("  %d  equity %14s  %8s  rebalances %3d  orders %4d\n", sessions[i].year(),
+                            core::format_money(value).c_str(), pct(ret, true).c_str(), jobs.stats().rebalances,
+                            jobs.stats().orders);
+                std::fflush(stdout);
+                year_start_equity = value;
+            }
+        }
+    });
+    runs.finish_run(run_id, failed_sessions == 0 ? "succeeded" : "failed", now_utc());
+
+    // Summary.
+    std::vector<core::EquityPoint> series;
+    for (const auto& [d, v] : storage::EquityRepository(*journal).equity_series()) series.push_back({d, v.to_double()});
+    const auto growth = core::cagr(series);
+    const auto dd = core::max_drawdown(series);
+    const double start_value = config->sim.initial_cash.to_double();
+    const double end_value = series.empty() ? start_value : series.back().equity;
+    const auto& stats = jobs.stats();
+    std::printf("\nsummary %s .. %s\n", sessions.front().to_string().c_str(), sessions.back().to_string().c_str());
+    std::printf("  start value     %s\n", core::format_money(config->sim.initial_cash).c_str());
+    std::printf("  end value       %s\n",
+                core::format_money(core::Decimal::from_double(end_value, 2).value_or(core::Decimal{})).c_str());
+    std::printf("  CAGR            %s\n", growth ? pct(*growth).c_str() : "n/a");
+    std::printf("  max drawdown    %s (peak %s, trough %s)\n", pct(dd.max).c_str(), dd.peak.to_string().c_str(),
+                dd.trough.to_string().c_str());
+    std::printf("  rebalances      %d\n", stats.rebalances);
+    std::printf("  orders          %d sent, %d denied by risk limits, %d rejected\n", stats.orders, stats.denied,
+                stats.rejected);
+    if (failed_sessions > 0)
+        std::printf("  failed sessions %d (first: %s)\n", failed_sessions, first_failure.c_str());
+    const std::string db = options.journal.string();
+    std::printf("\njournal: %s\n", fs::absolute(options.journal).string().c_str());
+    std::printf("look inside:\n");
+    std::printf("  sqlite3 -header -column %s \"SELECT session_date, equity, drawdown FROM v_equity ORDER BY session_date DESC LIMIT 10\"\n", db.c_str());
+    std::printf("  sqlite3 -header -column %s \"SELECT session_date, symbol, side, qty, status FROM v_orders ORDER BY session_date DESC LIMIT 12\"\n", db.c_str());
+    std::printf("  sqlite3 -header -column %s \"SELECT session_date, reason FROM rebalance_decisions WHERE rebalance = 1\"\n", db.c_str());
+    return failed_sessions == 0 ? kExitOk : kExitChainFailed;
+}
+
+int cmd_once(const OnceOptions& options) {
+    const auto config = load_or_report(options.common);
+    if (!config) return kExitConfig;
+    auto log = make_logger(options.common.verbose);
+    if (config->mode != Mode::sim) {
+        std::cerr << "ballast once: mode \"" << to_string(config->mode)
+                  << "\" needs the Alpaca client, which this build does not have yet; use mode = \"sim\"\n";
+        return kExitConfig;
+    }
+    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
+    auto market = load_market_or_report(*config, strategy);
+    if (!market) return kExitData;
+
+    // The session: --session, or the latest session whose close has passed (capped, in
+    // sim mode, at the end of the bundled data).
+    core::Date session;
+    if (options.session) {
+        const auto d = core::Date::parse(*options.session);
+        if (!d || !core::is_trading_day(*d)) {
+            std::cerr << "ballast once: --session '" << *options.session << "' is not a trading day (YYYY-MM-DD)\n";
+            return kExitUsage;
+        }
+        session = *d;
+    } else {
+        const auto ny = core::utc_to_ny(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+        session = core::is_trading_day(ny.date) && ny.time.minutes >= 16 * 60 ? ny.date
+                                                                                : core::previous_trading_day(ny.date);
+        const auto data_end = market->last_common_date();
+        if (data_end && *data_end < session) {
+            std::cout << "sim mode: the price data ends " << data_end->to_string() << "; running the chain for session "
+                      << data_end->to_string() << "\n";
+            session = *data_end;
+        }
+    }
+
+    auto journal = open_journal_or_report(config->journal);
+    if (!journal) return kExitJournal;
+    storage::RunRepository runs(*journal);
+    const auto run_id = runs.start_run(options.dry_run ? "once --dry-run" : "once", "sim", config->source.string(), now_utc());
+
+    // Sim time: the session's own schedule, so fills follow the data, not today's date.
+    ReplayClock clock(core::ny_to_utc(session, core::TimeOfDay{0}));
+    auto broker_config = sim_broker_config(*config);
+    broker_config.state_file = config->sim.state_file;
+    broker::SimBroker broker(market, broker_config, [&] { return clock.now(); });
+    if (auto loaded = broker.load_state(); !loaded) {
+        std::cerr << "ballast: sim account: " << loaded.error().message << "\n";
+        return kExitData;
+    }
+    ChainJobs jobs(*config, *journal, broker, *market, strategy, clock, options.dry_run, log);
+    Scheduler scheduler(clock, jobs, *journal, config->schedule, run_id, options.dry_run, log);
+    SessionOutcome outcome;
+    net::io_context io;
+    run_on_io(io, [&]() -> awaitable<void> { outcome = co_await scheduler.run_session(session, true); });
+    runs.finish_run(run_id, outcome.failure.empty() ? "succeeded" : "failed", now_utc());
+
+    if (outcome.jobs_run == 0 && outcome.failure.empty()) {
+        std::cout << "session " << session.to_string() << ": every job already ran; nothing to do\n";
+        return kExitOk;
+    }
+    for (core::Job job : core::kJobs) {
+        const auto row = runs.find_job(session, core::to_string(job), options.dry_run);
+        if (!row) continue;
+        std::cout << session.to_string() << " " << core::to_string(job) << ": " << storage::to_string(row->status)
+                  << (row->error.empty() ? "" : " — " + row->error) << (row->detail.empty() ? "" : " — " + row->detail)
+                  << "\n";
+    }
+    return outcome.failure.empty() ? kExitOk : kExitChainFailed;
+}
+
+int cmd_run(const RunOptions& options) {
+    const auto config = load_or_report(options.common);
+    if (!config) return kExitConfig;
+    auto log = make_logger(options.common.verbose);
+    if (config->mode != Mode::sim) {
+        log->error("mode \"{}\" needs the Alpaca client, which this build does not have yet; use mode = \"sim\"",
+                   to_string(config->mode));
+        return kExitConfig;
+    }
+    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
+    auto market = load_market_or_report(*config, strategy);
+    if (!market) return kExitData;
+    auto journal = open_journal_or_report(config->journal);
+    if (!journal) return kExitJournal;
+    storage::RunRepository runs(*journal);
+    const int orphans = runs.fail_orphans(now_utc(), "ballast stopped while the job was running");
+    if (orphans > 0) log->warn("{} job run(s) left running by an earlier process marked failed", orphans);
+    const auto run_id = runs.start_run(options.replay ? "run --replay" : "run", "sim", config->source.string(), now_utc());
+
+    net::io_context io;
+    std::unique_ptr<Clock> clock;
+    core::Date session;
+    std::optional<core::Date> last_session;
+    if (options.replay) {
+        const auto first = config->sim.start ? config->sim.start : market->first_common_date();
+        last_session = config->sim.end ? config->sim.end : market->last_common_date();
+        if (!first || !last_session) {
+            log->error("no common price history for the strategy's symbols");
+            return kExitData;
+        }
+        session = core::is_trading_day(*first) ? *first : core::next_trading_day(*first);
+        clock = std::make_unique<ReplayClock>(core::ny_to_utc(session, core::TimeOfDay{0}));
+    } else {
+        clock = std::make_unique<WallClock>(io);
+        const auto ny = core::utc_to_ny(clock->now());
+        session = core::is_trading_day(ny.date) ? ny.date : core::next_trading_day(ny.date);
+    }
+    auto broker_config = sim_broker_config(*config);
+    broker_config.state_file = config->sim.state_file;
+    broker::SimBroker broker(market, broker_config, [&] { return clock->now(); });
+    if (auto loaded = broker.load_state(); !loaded) {
+        log->error("sim account: {}", loaded.error().message);
+        return kExitData;
+    }
+    ChainJobs jobs(*config, *journal, broker, *market, strategy, *clock, false, log);
+    Scheduler scheduler(*clock, jobs, *journal, config->schedule, run_id, false, log);
+
+    // SIGTERM/SIGINT: finish the job in flight, then stop.
+    net::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        log->info("signal {} received: stopping after the job in flight", signo);
+        scheduler.request_stop();
+        clock->cancel();
+    });
+    log->info("ballast {} running ({} mode, {} clock); journal {}", BALLAST_VERSION, to_string(config->mode),
+              options.replay ? "replay" : "wall", config->journal.string());
+    run_on_io(io, [&]() -> awaitable<void> {
+        while (!scheduler.stop_requested() && (!last_session || session <= *last_session)) {
+            log->info("next session {}: data-update at {} New York", session.to_string(),
+                      config->schedule.data_update.to_string());
+            const auto outcome = co_await scheduler.run_session(session, true);
+            if (!outcome.failure.empty()) log->warn("session {}: {}", session.to_string(), outcome.failure);
+            session = core::next_trading_day(session);
+        }
+        signals.cancel();
+    });
+    runs.finish_run(run_id, "stopped", now_utc());
+    log->info("stopped");
+    return kExitOk;
+}
+
+}  // namespace ballast::daemon

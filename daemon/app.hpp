@@ -1,0 +1,49 @@
+#pragma once
+// The `ballast` commands. Each returns the process exit code (see docs/cli.md):
+//   0 success; 1 the chain failed for the session (journaled); 64 usage error;
+//   65 bad market data (CSV); 70 internal error; 74 journal error; 78 config error.
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace ballast::daemon {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitChainFailed = 1;
+inline constexpr int kExitUsage = 64;
+inline constexpr int kExitData = 65;
+inline constexpr int kExitInternal = 70;
+inline constexpr int kExitJournal = 74;
+
+struct CommonOptions {
+    std::optional<std::filesystem::path> config;  // --config
+    bool verbose = false;                         // -v: debug logging
+};
+
+struct DemoOptions {
+    CommonOptions common;
+    std::filesystem::path journal = "ballast-demo.db";
+    std::optional<std::string> from, to;  // YYYY-MM-DD
+    bool quiet = false;                   // no progress lines
+};
+
+struct OnceOptions {
+    CommonOptions common;
+    bool dry_run = false;
+    std::optional<std::string> session;  // YYYY-MM-DD; default: the latest closed session
+};
+
+struct RunOptions {
+    CommonOptions common;
+    bool replay = false;  // sim only: replay the sim window on the virtual clock
+};
+
+int cmd_demo(const DemoOptions& options);
+int cmd_once(const OnceOptions& options);
+int cmd_run(const RunOptions& options);
+int cmd_check_config(const CommonOptions& options);
+int cmd_migrate(const CommonOptions& options);
+int cmd_halt(const CommonOptions& options, const std::string& reason);
+int cmd_resume(const CommonOptions& options);
+
+}  // namespace ballast::daemon

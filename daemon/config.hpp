@@ -1,0 +1,108 @@
+#pragma once
+// ballast's configuration: typed, validated, with secrets kept apart.
+//
+// load_config() parses a TOML file with toml++ and validates every key. On any error
+// it returns a ConfigError whose message names file:line:column, the key, the value
+// found and what was expected (e.g.
+//   config.toml:12:9: strategy.weights: weights sum to 95.00%, expected 100% (±0.01%)).
+// Relative paths in the file (journal, env_file, sim.data_dir, sim.state_file) are resolved
+// against the directory of the config file.
+//
+// Secrets never come from the TOML file: they come from the process environment or
+// from the env file named by the top-level `env_file` key (KEY=VALUE lines; the environment
+// wins). A key that looks like a secret in the TOML (api_key, secret, token, password,
+// webhook_url, healthcheck_url, ...) is rejected with a message that says where
+// secrets belong.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/calendar.hpp"
+#include "core/planner.hpp"
+#include "core/rebalance.hpp"
+#include "core/risk.hpp"
+
+namespace ballast::daemon {
+
+inline constexpr int kExitConfig = 78;  // EX_CONFIG
+
+enum class Mode { sim, paper, live };
+const char* to_string(Mode m);
+
+using PriceField = core::PriceField;
+using FillModel = core::FillModel;
+
+struct StrategyConfig {
+    std::string name = "all-weather";     // free text, journaled with every signal
+    std::string kind = "fixed_weights";   // only fixed_weights for now
+    core::Weights weights;                // fractions summing to 1 (config gives percent)
+};
+
+struct OrdersConfig {
+    core::PlannerConfig planner;          // fractional, qty_decimals, min_order_notional, cash_reserve
+};
+
+struct SimConfig {
+    std::filesystem::path data_dir;       // Yahoo-format CSV files named SYMBOL.csv
+    PriceField price_field = PriceField::adj_close;
+    FillModel fill = FillModel::next_open;
+    double slippage_bps = 5.0;            // adverse price move applied to each fill
+    core::Decimal commission_per_order;   // fixed amount per filled order
+    double commission_bps = 0.0;          // proportional commission on notional
+    core::Decimal initial_cash = core::Decimal::from_int(100000);
+    std::optional<core::Date> start;      // replay window (demo); nullopt = data's first common date
+    std::optional<core::Date> end;        // nullopt = data's last date
+    std::filesystem::path state_file;     // sim account state for once/run (default: <journal>.sim.json)
+};
+
+struct ScheduleConfig {
+    std::string timezone = "America/New_York";  // the only zone supported
+    core::TimeOfDay data_update{16 * 60 + 30};
+    core::TimeOfDay signals{16 * 60 + 40};
+    core::TimeOfDay rebalance{16 * 60 + 50};
+};
+
+struct Secrets {
+    std::optional<std::string> alpaca_key_id;      // APCA_API_KEY_ID
+    std::optional<std::string> alpaca_secret_key;  // APCA_API_SECRET_KEY
+    std::optional<std::string> healthcheck_url;    // BALLAST_HEALTHCHECK_URL
+    std::optional<std::string> webhook_url;        // BALLAST_WEBHOOK_URL
+};
+
+struct Config {
+    std::filesystem::path source;         // the file this came from
+    Mode mode = Mode::sim;
+    std::filesystem::path journal;        // SQLite journal
+    std::optional<std::filesystem::path> env_file;
+    StrategyConfig strategy;
+    core::RebalanceRules rebalance;
+    OrdersConfig orders;
+    core::RiskLimits risk;
+    SimConfig sim;
+    ScheduleConfig schedule;
+    Secrets secrets;
+};
+
+struct ConfigError {
+    std::string message;  // complete, printable, never contains a secret value
+};
+
+// Loads and validates. `env` is the environment to read secrets from (tests pass a
+// map; main passes the process environment).
+struct LoadResult {
+    std::optional<Config> config;
+    std::vector<ConfigError> errors;  // every problem found, in file order
+};
+LoadResult load_config(const std::filesystem::path& file, const std::map<std::string, std::string>& env);
+LoadResult load_config_string(std::string_view toml_text, const std::filesystem::path& source_name,
+                              const std::map<std::string, std::string>& env);
+
+// The process environment as a map.
+std::map<std::string, std::string> process_environment();
+
+// The effective configuration as TOML, secrets shown as "<set, redacted>" / "<not set>".
+std::string render_effective_config(const Config& config);
+
+}  // namespace ballast::daemon

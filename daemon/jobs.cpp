@@ -1,0 +1,309 @@
+#include "daemon/jobs.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "core/planner.hpp"
+#include "core/rebalance.hpp"
+#include "core/risk.hpp"
+#include "storage/journal.hpp"
+
+namespace ballast::daemon {
+namespace {
+
+using core::Decimal;
+
+// History fetched on the first data update, in calendar days.
+constexpr int kInitialHistoryDays = 400;
+
+JobResult fail(std::string error) { return {false, std::move(error), ""}; }
+JobResult ok(std::string detail) { return {true, "", std::move(detail)}; }
+
+std::string compact_date(core::Date d) {
+    std::string s = d.to_string();
+    s.erase(std::remove(s.begin(), s.end(), '-'), s.end());
+    return s;
+}
+
+// Deterministic id: session date, the job run that planned it, and the leg.
+std::string client_order_id(bool dry_run, core::Date session, std::int64_t job_run_id, std::size_t leg) {
+    return std::string(dry_run ? "dry-" : "bl-") + compact_date(session) + "-" + std::to_string(job_run_id) + "-" +
+           std::to_string(leg);
+}
+
+// Validates one bar for storage (the sim's CSV reader already does; a venue may not).
+std::optional<std::string> bar_problem(const core::Bar& b, core::Date session) {
+    if (b.date > session) return "dated after the session " + session.to_string();
+    if (!core::is_trading_day(b.date)) return "dated on a day the exchange was closed";
+    if (!(b.open > 0 && b.high > 0 && b.low > 0 && b.close > 0 && b.adj_close > 0)) return "non-positive price";
+    if (b.low > b.open || b.low > b.close || b.high < b.open || b.high < b.close) return "low/high inconsistent";
+    return std::nullopt;
+}
+
+}  // namespace
+
+ChainJobs::ChainJobs(const Config& config, storage::Journal& journal, broker::Broker& broker,
+                     broker::MarketData& market, const core::Strategy& strategy, Clock& clock, bool dry_run,
+                     std::shared_ptr<spdlog::logger> log)
+    : config_(config), journal_(journal), broker_(broker), market_(market), strategy_(strategy), clock_(clock),
+      dry_run_(dry_run), log_(std::move(log)) {}
+
+awaitable<JobResult> ChainJobs::run(core::Job job, core::Date session, std::int64_t job_run_id) {
+    switch (job) {
+        case core::Job::data_update: co_return co_await data_update(session);
+        case core::Job::signals: co_return co_await signals(session, job_run_id);
+        case core::Job::rebalance: co_return co_await rebalance(session, job_run_id);
+    }
+    co_return fail("unknown job");
+}
+
+awaitable<JobResult> ChainJobs::data_update(core::Date session) {
+    storage::BarRepository bars(journal_);
+    const auto universe = strategy_.universe();
+    // Fetch from the oldest "last stored bar" of the universe (or a year back).
+    core::Date from = session;
+    for (const auto& s : universe) {
+        const auto last = bars.last_date(s);
+        const core::Date start = last ? last->plus_days(1) : session.plus_days(-kInitialHistoryDays);
+        from = std::min(from, start);
+    }
+    auto fetched = co_await market_.daily_bars(universe, from, session);
+    if (!fetched) co_return fail("market data: " + fetched.error().message);
+    std::vector<core::Bar> good;
+    for (const auto& b : fetched.value()) {
+        if (auto problem = bar_problem(b, session))
+            co_return fail("invalid bar " + b.symbol + " " + b.date.to_string() + ": " + *problem);
+        good.push_back(b);
+    }
+    bars.upsert(good, "market-data");
+    // Every symbol needs a bar for this very session: anything else is stale data.
+    const auto today = bars.on_date(universe, session);
+    for (const auto& s : universe) {
+        if (!today.count(s)) {
+            const auto last = bars.last_date(s);
+            co_return fail("no bar for " + s + " on " + session.to_string() + " (latest stored: " +
+                           (last ? last->to_string() : std::string("none")) + "); holding");
+        }
+    }
+    co_return ok("stored " + std::to_string(good.size()) + " bars for " + std::to_string(universe.size()) +
+                 " symbols through " + session.to_string());
+}
+
+awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run_id) {
+    storage::BarRepository bars(journal_);
+    core::StrategyInput input;
+    input.session = session;
+    const auto lookback = static_cast<int>(strategy_.lookback());
+    const core::Date from = session.plus_days(-(lookback * 7 / 5 + 10));
+    for (const auto& s : strategy_.universe()) {
+        auto history = bars.range(s, from, session);
+        if (history.empty() || history.back().date != session) continue;  // no close today: the strategy sees none
+        auto& closes = input.closes[s];
+        for (const auto& b : history) closes.push_back(core::valuation_close(b, config_.sim.price_field));
+    }
+    const auto out = strategy_.evaluate(input);
+    if (dry_run_) {
+        // A dry run keeps its targets in memory: the session's journaled ones stay the real run's.
+        if (!out.problem.empty()) co_return fail("strategy " + strategy_.name() + ": " + out.problem);
+        targets_[session] = out.targets;
+        co_return ok("dry run: targets computed, not journaled");
+    }
+    storage::SignalRepository repo(journal_);
+    storage::Transaction tx(journal_);
+    repo.save_signals(job_run_id, session, strategy_.name(), out.signals);
+    if (!out.problem.empty()) {
+        tx.commit();
+        co_return fail("strategy " + strategy_.name() + ": " + out.problem);
+    }
+    repo.save_targets(job_run_id, session, strategy_.name(), out.targets);
+    tx.commit();
+    targets_[session] = out.targets;
+    std::string detail = "targets";
+    for (const auto& [s, w] : out.targets) detail += " " + s + "=" + (w * Decimal::from_int(100)).to_string() + "%";
+    co_return ok(detail);
+}
+
+core::Prices ChainJobs::session_prices(core::Date session) {
+    storage::BarRepository bars(journal_);
+    std::set<core::Symbol> symbols;
+    for (const auto& s : strategy_.universe()) symbols.insert(s);
+    core::Prices prices;
+    for (const auto& [s, bar] : bars.on_date({symbols.begin(), symbols.end()}, session))
+        if (auto p = core::to_price(core::valuation_close(bar, config_.sim.price_field))) prices[s] = *p;
+    return prices;
+}
+
+void ChainJobs::record_update(std::int64_t order_id, const std::string& known_status, Decimal known_filled,
+                              const broker::OrderUpdate& u) {
+    storage::OrderRepository orders(journal_);
+    const std::string at = u.updated_at.empty() ? core::format_utc(clock_.now()) : u.updated_at;
+    if (u.filled_qty > known_filled) {
+        const bool complete = u.status == "filled";
+        orders.append_event(order_id,
+                            {complete ? "filled" : "partially_filled", at, u.filled_qty - known_filled,
+                             u.filled_avg_price, u.commission, u.reason},
+                            complete ? "filled" : "partially_filled", u.broker_order_id);
+    }
+    if (u.status == known_status || u.status == "filled") return;
+    if (u.status == "partially_filled" && u.filled_qty > known_filled) return;
+    // accepted, new, canceled, expired, rejected ... recorded under the broker's name.
+    orders.append_event(order_id, {u.status, at, std::nullopt, std::nullopt, std::nullopt, u.reason}, u.status,
+                        u.broker_order_id);
+    if (u.status == "rejected") ++stats_.rejected;
+}
+
+awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
+    storage::OrderRepository orders(journal_);
+    int open = 0;
+    for (const auto& row : orders.non_terminal()) {
+        auto update = co_await broker_.order_by_client_id(row.client_order_id);
+        if (!update) {
+            if (update.error().kind == broker::BrokerError::Kind::not_found && row.status == "intent") {
+                // The intent was journaled but the submit never reached the broker: it is
+                // closed here and never resent; the next rebalance plans afresh.
+                orders.append_event(row.id,
+                                    {"canceled", core::format_utc(clock_.now()), std::nullopt, std::nullopt,
+                                     std::nullopt, "not found at the broker: the submit never reached it; not resent"},
+                                    "canceled");
+                continue;
+            }
+            co_return update.error();
+        }
+        record_update(row.id, row.status, row.filled_qty, update.value());
+        if (!broker::is_terminal_status(update.value().status)) ++open;
+    }
+    co_return open;
+}
+
+std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account) {
+    const auto prices = session_prices(session);
+    storage::EquitySnapshot snap;
+    snap.job_run_id = job_run_id;
+    snap.session = session;
+    snap.at = core::format_utc(clock_.now());
+    snap.cash = account.cash;
+    snap.equity = account.cash;
+    for (const auto& p : account.positions) {
+        const auto it = prices.find(p.symbol);
+        if (it == prices.end()) return "no price for held " + p.symbol + "; equity not snapshotted";
+        const Decimal value = (p.qty * it->second).round_half_away(2);
+        snap.positions.push_back({p.symbol, p.qty, it->second, value, 0.0});
+        snap.equity += value;
+    }
+    for (auto& p : snap.positions)
+        p.weight = snap.equity.is_positive() ? p.market_value.to_double() / snap.equity.to_double() : 0.0;
+    storage::EquityRepository(journal_).save(snap);
+    return "";
+}
+
+awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_run_id) {
+    storage::SignalRepository signals(journal_);
+    storage::OrderRepository orders(journal_);
+
+    // 1. Unfinished orders first: the broker is the source of truth.
+    auto open = co_await reconcile_orders();
+    if (!open) co_return fail("reconciling orders: " + open.error().message);
+
+    auto account = co_await broker_.account();
+    if (!account) co_return fail("broker account: " + account.error().message);
+
+    // Journals the decision and the equity snapshot. Callers pass named values only (see above).
+    auto finish = [&](bool rebalanced, const std::string& reason, const core::Drift& drift) -> awaitable<JobResult> {
+        if (!dry_run_)
+            signals.save_decision(job_run_id, {session, rebalanced, reason, drift.max, drift.symbol});
+        auto after = co_await broker_.account();
+        if (!after) co_return fail("broker account after trading: " + after.error().message);
+        if (!dry_run_) {
+            if (auto problem = snapshot(session, job_run_id, after.value()); !problem.empty()) co_return fail(problem);
+        }
+        co_return ok((rebalanced ? "rebalanced: " : "hold: ") + reason);
+    };
+
+    // 2. Halt and open orders stop any new trading.
+    const core::Drift no_drift;
+    if (auto halt = storage::ControlRepository(journal_).halt()) {
+        const std::string why = "halted since " + halt->set_at + ": " + halt->reason;
+        co_return co_await finish(false, why, no_drift);
+    }
+    if (open.value() > 0) {
+        const std::string why = std::to_string(open.value()) + " earlier order(s) still open at the broker";
+        co_return co_await finish(false, why, no_drift);
+    }
+
+    // 3. Decide.
+    core::Weights targets;
+    if (auto it = targets_.find(session); it != targets_.end()) targets = it->second;
+    else targets = signals.targets_for(session);
+    if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
+    const auto prices = session_prices(session);
+    const auto measured = core::measure_drift(account.value(), targets, prices, config_.rebalance.drift_mode);
+    if (!measured.drift) {
+        const std::string why = "cannot measure drift: " + measured.problem;
+        co_return co_await finish(false, why, no_drift);
+    }
+    const auto decision = core::decide_rebalance(session, signals.last_rebalance(), *measured.drift, config_.rebalance);
+    if (!decision.rebalance) co_return co_await finish(false, decision.reason, *measured.drift);
+
+    // 4. Plan and apply the risk limits.
+    const auto plan = core::plan_orders(account.value(), targets, prices, config_.orders.planner);
+    if (!plan.hold_reason.empty()) {
+        const std::string why = "planner: " + plan.hold_reason;
+        co_return co_await finish(false, why, *measured.drift);
+    }
+    const auto verdicts = core::check_risk(plan, account.value(), prices, config_.risk);
+
+    // 5. Journal each intent, then act (the plan lists sells before buys).
+    int sent = 0;
+    for (std::size_t leg = 0; leg < verdicts.size(); ++leg) {
+        const auto& v = verdicts[leg];
+        storage::OrderIntent intent{client_order_id(dry_run_, session, job_run_id, leg),
+                                    job_run_id,
+                                    session,
+                                    static_cast<int>(leg),
+                                    v.order.symbol,
+                                    v.order.side,
+                                    v.order.qty,
+                                    v.order.price,
+                                    v.order.notional,
+                                    v.order.reason,
+                                    core::format_utc(clock_.now())};
+        const auto order_id = orders.record_intent(intent);
+        const auto now = core::format_utc(clock_.now());
+        if (!v.approved) {
+            orders.append_event(order_id, {"denied", now, std::nullopt, std::nullopt, std::nullopt, v.rule + ": " + v.detail},
+                                "denied");
+            ++stats_.denied;
+            continue;
+        }
+        if (dry_run_) {
+            orders.append_event(order_id,
+                                {"dry_run", now, std::nullopt, std::nullopt, std::nullopt, "dry run: not sent"},
+                                "dry_run");
+            continue;
+        }
+        // Named, not a temporary: g++ 12 destroys temporaries inside co_await expressions twice.
+        const broker::OrderRequest request{intent.client_order_id, intent.symbol, intent.side, intent.qty};
+        auto update = co_await broker_.submit(request);
+        if (!update) {
+            orders.append_event(order_id,
+                                {"rejected", now, std::nullopt, std::nullopt, std::nullopt, update.error().message},
+                                "rejected");
+            ++stats_.rejected;
+            continue;
+        }
+        orders.append_event(order_id, {"submitted", now, std::nullopt, std::nullopt, std::nullopt, ""}, "submitted",
+                            update.value().broker_order_id);
+        record_update(order_id, "submitted", Decimal{}, update.value());
+        ++sent;
+    }
+    stats_.orders += sent;
+    if (sent > 0) ++stats_.rebalances;
+    std::string summary = decision.reason + "; " + std::to_string(sent) + " order(s) sent";
+    if (dry_run_) summary = decision.reason + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
+    for (const auto& note : plan.notes) summary += "; " + note;
+    co_return co_await finish(sent > 0 || dry_run_, summary, *measured.drift);
+}
+
+}  // namespace ballast::daemon

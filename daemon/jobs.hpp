@@ -1,0 +1,69 @@
+#pragma once
+// The three jobs of a trading session, wired to a venue (Broker + MarketData), the
+// strategy and the journal. Each follows fetch (broker) -> decide (core) -> record
+// (storage) -> act (broker).
+//
+// data-update: fetches the bars of the strategy's universe since the last journaled bar
+//   and stores them; fails (the chain holds) when any symbol has no valid bar for the
+//   session.
+// signals: evaluates the strategy on journaled closes; journals signals and targets;
+//   fails when the strategy cannot produce targets.
+// rebalance: reconciles every unfinished order with the broker by client_order_id,
+//   then (unless halted, or orders are still open) measures drift, decides, plans,
+//   applies the risk limits, journals each order's intent before sending it, sends
+//   sells before buys, records what the broker answered, and snapshots equity.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "broker/broker.hpp"
+#include "core/strategy.hpp"
+#include "daemon/clock.hpp"
+#include "daemon/config.hpp"
+#include "daemon/scheduler.hpp"
+
+namespace ballast::daemon {
+
+struct JobStats {
+    int rebalances = 0;       // sessions that decided to rebalance and placed orders
+    int orders = 0;           // orders sent to the broker
+    int denied = 0;           // orders stopped by the risk limits
+    int rejected = 0;         // orders the broker rejected
+};
+
+class ChainJobs final : public JobRunner {
+public:
+    ChainJobs(const Config& config, storage::Journal& journal, broker::Broker& broker, broker::MarketData& market,
+              const core::Strategy& strategy, Clock& clock, bool dry_run, std::shared_ptr<spdlog::logger> log);
+
+    awaitable<JobResult> run(core::Job job, core::Date session, std::int64_t job_run_id) override;
+    const JobStats& stats() const { return stats_; }
+
+    // Brings every unfinished journaled order up to date with the broker. Returns the
+    // number of orders still open, or an error.
+    awaitable<broker::Result<int>> reconcile_orders();
+
+private:
+    awaitable<JobResult> data_update(core::Date session);
+    awaitable<JobResult> signals(core::Date session, std::int64_t job_run_id);
+    awaitable<JobResult> rebalance(core::Date session, std::int64_t job_run_id);
+    // Journals the change from `known` (journal status/fills) to `update` (broker).
+    void record_update(std::int64_t order_id, const std::string& known_status, core::Decimal known_filled,
+                       const broker::OrderUpdate& update);
+    core::Prices session_prices(core::Date session);
+    std::string snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account);
+
+    const Config& config_;
+    storage::Journal& journal_;
+    broker::Broker& broker_;
+    broker::MarketData& market_;
+    const core::Strategy& strategy_;
+    Clock& clock_;
+    bool dry_run_;
+    std::shared_ptr<spdlog::logger> log_;
+    JobStats stats_;
+    std::map<core::Date, core::Weights> targets_;  // from this process's signals jobs
+};
+
+}  // namespace ballast::daemon

@@ -1,0 +1,76 @@
+// ballast: one binary, subcommands. Parses the command line and hands over to app.cpp.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "daemon/app.hpp"
+
+namespace bd = ballast::daemon;
+
+int main(int argc, char** argv) {
+    CLI::App app{"ballast: a portfolio rebalancing daemon for one brokerage account"};
+    app.set_version_flag("--version", std::string("ballast ") + BALLAST_VERSION);
+    app.require_subcommand(1);
+
+    bd::CommonOptions common;
+    auto add_common = [&](CLI::App* sub) {
+        sub->add_option("-c,--config", common.config, "configuration file (default: $BALLAST_CONFIG, ./config.toml, /etc/ballast/config.toml)");
+        sub->add_flag("-v,--verbose", common.verbose, "debug logging");
+    };
+
+    bd::DemoOptions demo;
+    auto* demo_cmd = app.add_subcommand("demo", "replay the bundled 2006-2025 history with the All Weather portfolio");
+    add_common(demo_cmd);
+    demo_cmd->add_option("--journal", demo.journal, "journal file to (re)create")->capture_default_str();
+    demo_cmd->add_option("--from", demo.from, "first session (YYYY-MM-DD)");
+    demo_cmd->add_option("--to", demo.to, "last session (YYYY-MM-DD)");
+    demo_cmd->add_flag("-q,--quiet", demo.quiet, "no progress lines");
+
+    bd::OnceOptions once;
+    auto* once_cmd = app.add_subcommand("once", "run the chain for the latest closed session now, then exit");
+    add_common(once_cmd);
+    once_cmd->add_flag("--dry-run", once.dry_run, "journal the plan, place no order");
+    once_cmd->add_option("--session", once.session, "run this session instead (YYYY-MM-DD)");
+
+    bd::RunOptions run;
+    auto* run_cmd = app.add_subcommand("run", "the daemon: run every session's chain at its scheduled time");
+    add_common(run_cmd);
+    run_cmd->add_flag("--replay", run.replay, "sim mode: replay the sim window on the virtual clock");
+
+    auto* check_cmd = app.add_subcommand("check-config", "validate the configuration and print the effective values");
+    add_common(check_cmd);
+    auto* migrate_cmd = app.add_subcommand("migrate", "apply pending journal migrations");
+    add_common(migrate_cmd);
+    std::string halt_reason;
+    auto* halt_cmd = app.add_subcommand("halt", "stop all trading until `ballast resume` (kept in the journal)");
+    add_common(halt_cmd);
+    halt_cmd->add_option("--reason", halt_reason, "why (journaled)")->required();
+    auto* resume_cmd = app.add_subcommand("resume", "clear a halt");
+    add_common(resume_cmd);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return bd::kExitUsage;
+    }
+
+    try {
+        demo.common = once.common = run.common = common;
+        if (demo_cmd->parsed()) return bd::cmd_demo(demo);
+        if (once_cmd->parsed()) return bd::cmd_once(once);
+        if (run_cmd->parsed()) return bd::cmd_run(run);
+        if (check_cmd->parsed()) return bd::cmd_check_config(common);
+        if (migrate_cmd->parsed()) return bd::cmd_migrate(common);
+        if (halt_cmd->parsed()) return bd::cmd_halt(common, halt_reason);
+        if (resume_cmd->parsed()) return bd::cmd_resume(common);
+    } catch (const std::exception& e) {
+        std::cerr << "ballast: internal error: " << e.what() << "\n";
+        return bd::kExitInternal;
+    }
+    return bd::kExitUsage;
+}

@@ -1,0 +1,167 @@
+#include "storage/journal.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <sqlite3.h>
+
+#include <system_error>
+#include <utility>
+
+#include "storage/detail/sql.hpp"
+
+namespace ballast::storage {
+
+namespace fs = std::filesystem;
+using detail::wrap;
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+JournalError newer_version_error(const fs::path& path, int version) {
+    return JournalError(JournalError::Kind::newer_version,
+                        "journal " + path.string() + " has schema version " + std::to_string(version) +
+                            ", newer than this ballast supports (" + std::to_string(Journal::latest_version()) +
+                            "); refusing to open it (upgrade ballast or restore a backup)");
+}
+
+int read_user_version(SQLite::Database& db) {
+    return db.execAndGet("PRAGMA user_version").getInt();
+}
+
+}  // namespace
+
+Journal::Journal(fs::path path, std::unique_ptr<SQLite::Database> db) : path_(std::move(path)), db_(std::move(db)) {}
+
+Journal::~Journal() = default;
+
+std::unique_ptr<Journal> Journal::open(const fs::path& path, const OpenOptions& options) {
+    std::error_code ec;
+    if (!fs::exists(path, ec) && (!options.create || options.read_only)) {
+        throw JournalError(JournalError::Kind::io, "journal " + path.string() + " does not exist");
+    }
+
+    const int flags = options.read_only ? SQLite::OPEN_READONLY
+                                        : SQLite::OPEN_READWRITE | (options.create ? SQLite::OPEN_CREATE : 0);
+    std::unique_ptr<SQLite::Database> db;
+    try {
+        db = std::make_unique<SQLite::Database>(path, flags, kBusyTimeoutMs);
+    } catch (const SQLite::Exception& e) {
+        throw wrap(path, "cannot open", e);
+    }
+
+    // The version is read before anything that could write (journal_mode=WAL rewrites the
+    // header): a journal from a newer ballast must stay byte-for-byte untouched.
+    // A read-write connection checkpoints the WAL into the main file when it closes, so
+    // that is off until the version is accepted.
+    int version = 0;
+    try {
+        sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+        version = read_user_version(*db);
+    } catch (const SQLite::Exception& e) {
+        throw wrap(path, "cannot read the schema version (is it a ballast journal?)", e);
+    }
+    if (version > latest_version()) throw newer_version_error(path, version);
+
+    try {
+        if (!options.read_only) {
+            const std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
+            if (mode != "wal") {
+                throw JournalError(JournalError::Kind::io,
+                                   "journal " + path.string() + ": cannot switch to WAL mode (got '" + mode + "')");
+            }
+            db->exec("PRAGMA synchronous = NORMAL");
+        }
+        db->exec("PRAGMA foreign_keys = ON");
+        sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
+    } catch (const SQLite::Exception& e) {
+        throw wrap(path, "cannot configure the connection", e);
+    }
+
+    std::unique_ptr<Journal> journal(new Journal(path, std::move(db)));
+    if (options.migrate && !options.read_only) journal->migrate(options.migrate_to);
+    return journal;
+}
+
+int Journal::schema_version() const {
+    try {
+        return read_user_version(*db_);
+    } catch (const SQLite::Exception& e) {
+        throw wrap(path_, "cannot read the schema version", e);
+    }
+}
+
+int Journal::latest_version() {
+    const auto& all = embedded_migrations();
+    return all.empty() ? 0 : all.back().version;
+}
+
+int Journal::migrate(std::optional<int> target) {
+    const int newest = latest_version();
+    const int goal = target.value_or(newest);
+    if (goal < 0 || goal > newest) {
+        throw JournalError(JournalError::Kind::newer_version,
+                           "journal " + path_.string() + ": cannot migrate to schema version " + std::to_string(goal) +
+                               "; this ballast knows versions 0.." + std::to_string(newest));
+    }
+    const int current = schema_version();
+    if (current > newest) throw newer_version_error(path_, current);
+
+    int ran = 0;
+    for (const Migration& m : embedded_migrations()) {
+        if (m.version <= current || m.version > goal) continue;
+        try {
+            SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+            // Re-read under the write lock: another process may have migrated meanwhile.
+            if (read_user_version(*db_) >= m.version) continue;
+            db_->exec(m.sql);
+            // PRAGMA takes no bound parameters; the version is our own integer.
+            db_->exec("PRAGMA user_version = " + std::to_string(m.version));
+            tx.commit();
+        } catch (const SQLite::Exception& e) {
+            throw JournalError(detail::kind_of(e),
+                               "journal " + path_.string() + ": migration " + m.name + " failed: " + e.what() +
+                                   "; the journal stays at schema version " + std::to_string(m.version - 1));
+        }
+        ++ran;
+    }
+    return ran;
+}
+
+std::string Journal::integrity_check() {
+    try {
+        return db_->execAndGet("PRAGMA integrity_check").getString();
+    } catch (const SQLite::Exception& e) {
+        throw wrap(path_, "integrity check failed", e);
+    }
+}
+
+Transaction::Transaction(Journal& journal) : journal_(journal) {
+    try {
+        journal_.db().exec("BEGIN IMMEDIATE");
+    } catch (const SQLite::Exception& e) {
+        throw wrap(journal_.path(), "cannot begin a transaction", e);
+    }
+}
+
+Transaction::~Transaction() {
+    if (done_) return;
+    try {
+        journal_.db().exec("ROLLBACK");
+    } catch (const SQLite::Exception&) {
+        // Already rolled back by SQLite (e.g. after an I/O error); nothing left to undo.
+    }
+}
+
+void Transaction::commit() {
+    try {
+        journal_.db().exec("COMMIT");
+        done_ = true;
+    } catch (const SQLite::Exception& e) {
+        throw wrap(journal_.path(), "cannot commit", e);
+    }
+}
+
+}  // namespace ballast::storage

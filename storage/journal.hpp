@@ -1,0 +1,303 @@
+#pragma once
+// The SQLite journal: opening, migrations, and one repository per aggregate.
+//
+// Open: WAL mode, busy_timeout 5 s, foreign_keys ON, synchronous NORMAL. Migrations
+// are the files migrations/NNNN_name.sql embedded at build time; each is applied in
+// its own transaction and PRAGMA user_version is set to its number inside that same
+// transaction. A journal whose user_version is above the newest embedded migration was
+// written by a newer ballast: it is refused (JournalError, kind newer_version) and not
+// modified in any way.
+//
+// Errors: every failure surfaces as JournalError (SQLite::Exception never escapes this
+// folder) with a message naming the journal path and what went wrong.
+// Threading: one Journal per thread; no internal locking.
+// Timestamps are ISO-8601 UTC text ("2025-03-06T21:30:00Z"); dates are "YYYY-MM-DD";
+// quantities, cash and notionals are exact decimal text (core::Decimal::to_string()).
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace SQLite {
+class Database;
+}
+
+namespace ballast::storage {
+
+class JournalError : public std::runtime_error {
+public:
+    enum class Kind { io, newer_version, corrupt, constraint };
+    JournalError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+    Kind kind() const { return kind_; }
+
+private:
+    Kind kind_;
+};
+
+struct Migration {
+    int version;       // NNNN from the file name
+    std::string name;  // the file name, e.g. "0001_init.sql"
+    std::string sql;
+};
+// The embedded migrations, ascending by version, numbered 1..N without gaps.
+const std::vector<Migration>& embedded_migrations();
+
+struct OpenOptions {
+    bool create = true;          // create the file if missing
+    bool migrate = true;         // apply pending migrations on open
+    bool read_only = false;      // open read-only (no migrations; for `status`-like readers)
+    std::optional<int> migrate_to;  // tests: stop at this version instead of the newest
+};
+
+class Journal {
+public:
+    // Throws JournalError.
+    static std::unique_ptr<Journal> open(const std::filesystem::path& path, const OpenOptions& options = {});
+    ~Journal();
+    Journal(const Journal&) = delete;
+    Journal& operator=(const Journal&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+    int schema_version() const;  // PRAGMA user_version
+    static int latest_version(); // newest embedded migration
+    // Applies pending migrations up to `target` (default newest); returns how many ran.
+    int migrate(std::optional<int> target = std::nullopt);
+    // Runs `PRAGMA integrity_check` and returns its first line ("ok" when sound).
+    std::string integrity_check();
+
+    SQLite::Database& db() { return *db_; }  // for the repositories in this folder
+
+private:
+    Journal(std::filesystem::path path, std::unique_ptr<SQLite::Database> db);
+    std::filesystem::path path_;
+    std::unique_ptr<SQLite::Database> db_;
+};
+
+// RAII transaction: commits on commit(), rolls back if destroyed without it.
+class Transaction {
+public:
+    explicit Transaction(Journal& journal);
+    ~Transaction();
+    void commit();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+private:
+    Journal& journal_;
+    bool done_ = false;
+};
+
+// ---- bars -------------------------------------------------------------------------
+class BarRepository {
+public:
+    explicit BarRepository(Journal& j) : j_(j) {}
+    // Inserts or replaces by (symbol, date), all in one transaction. `source` is e.g. "sim-csv".
+    void upsert(const std::vector<core::Bar>& bars, const std::string& source);
+    std::optional<core::Date> last_date(const core::Symbol& symbol);
+    // Bars of `symbol` with from <= date <= to, ascending.
+    std::vector<core::Bar> range(const core::Symbol& symbol, core::Date from, core::Date to);
+    // The bar of each symbol on exactly `date` (symbols without one are absent).
+    std::map<core::Symbol, core::Bar> on_date(const std::vector<core::Symbol>& symbols, core::Date date);
+    std::int64_t count();
+
+private:
+    Journal& j_;
+};
+
+// ---- runs and job runs ------------------------------------------------------------
+enum class JobStatus { running, succeeded, failed, skipped };
+const char* to_string(JobStatus s);
+
+struct JobRun {
+    std::int64_t id = 0;
+    std::int64_t run_id = 0;
+    core::Date session;
+    std::string job;  // "data-update" | "signals" | "rebalance"
+    JobStatus status = JobStatus::running;
+    std::string started_at, finished_at;
+    std::string error;   // why it failed or was skipped
+    std::string detail;  // one-line summary of what it did
+};
+
+class RunRepository {
+public:
+    explicit RunRepository(Journal& j) : j_(j) {}
+    // A process invocation (command line verb, mode, config file).
+    std::int64_t start_run(const std::string& command, const std::string& mode, const std::string& config_path,
+                           const std::string& started_at);
+    void finish_run(std::int64_t run_id, const std::string& status, const std::string& finished_at);
+    // The job run recorded for (session, job), whatever its status (with dry_run: the
+    // latest dry run).
+    std::optional<JobRun> find_job(core::Date session, const std::string& job, bool dry_run = false);
+    // Records a job as running. Throws JournalError{constraint} if (session, job) exists:
+    // a job never runs twice for one session. Dry runs (no orders) are exempt.
+    std::int64_t start_job(std::int64_t run_id, core::Date session, const std::string& job,
+                           const std::string& started_at, bool dry_run = false);
+    void finish_job(std::int64_t job_run_id, JobStatus status, const std::string& finished_at,
+                    const std::string& error, const std::string& detail);
+    // Records a job that did not run because its upstream job did not succeed.
+    std::int64_t record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
+                                const std::string& at, const std::string& reason, bool dry_run = false);
+    // Job runs still 'running' (left by a crash); marks them failed with `reason`.
+    int fail_orphans(const std::string& at, const std::string& reason);
+
+private:
+    Journal& j_;
+};
+
+// ---- signals, targets and rebalance decisions -------------------------------------
+struct RebalanceDecisionRow {
+    core::Date session;
+    bool rebalance = false;
+    std::string reason;
+    double max_drift = 0;
+    std::string drift_symbol;
+};
+
+class SignalRepository {
+public:
+    explicit SignalRepository(Journal& j) : j_(j) {}
+    void save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
+                      const std::map<core::Symbol, double>& signals);
+    void save_targets(std::int64_t job_run_id, core::Date session, const std::string& strategy,
+                      const core::Weights& targets);
+    // Targets saved for `session` (empty map if none).
+    core::Weights targets_for(core::Date session);
+    void save_decision(std::int64_t job_run_id, const RebalanceDecisionRow& row);
+    // Session of the latest decision with rebalance = 1 whose orders were placed
+    // (at least one order row for that session); nullopt if none.
+    std::optional<core::Date> last_rebalance();
+
+private:
+    Journal& j_;
+};
+
+// ---- orders and their append-only events ------------------------------------------
+struct OrderIntent {
+    std::string client_order_id;  // deterministic, <= 48 chars
+    std::int64_t job_run_id = 0;
+    core::Date session;
+    int leg = 0;                  // position in the plan (sells first)
+    core::Symbol symbol;
+    core::Side side = core::Side::buy;
+    core::Decimal qty;
+    core::Decimal ref_price;
+    core::Decimal notional;
+    std::string reason;
+    std::string at;
+};
+
+// Event names, past tense: "intent_recorded", "submitted", "accepted", "partially_filled",
+// "filled", "canceled", "expired", "rejected" (by the broker), "denied" (by our risk stage).
+struct OrderEvent {
+    std::string event;
+    std::string at;
+    std::optional<core::Decimal> qty;    // filled quantity of this event
+    std::optional<core::Decimal> price;  // fill price
+    std::optional<core::Decimal> commission;
+    std::string detail;                  // broker reason, rule, ...
+};
+
+struct OrderRow {
+    std::int64_t id = 0;
+    std::string client_order_id;
+    std::string broker_order_id;
+    core::Date session;
+    int leg = 0;
+    core::Symbol symbol;
+    core::Side side = core::Side::buy;
+    core::Decimal qty;
+    core::Decimal filled_qty;
+    std::optional<core::Decimal> filled_avg_price;
+    std::string status;  // "intent", "submitted", "accepted", "partially_filled", "filled", "canceled",
+                         // "expired", "rejected", "denied" (risk limits), "dry_run" (never sent)
+};
+
+class OrderRepository {
+public:
+    explicit OrderRepository(Journal& j) : j_(j) {}
+    // Writes the order row (status "intent") and its "intent_recorded" event. Returns the row id.
+    std::int64_t record_intent(const OrderIntent& intent);
+    // Appends an event and updates the order's status (and broker id / fill totals) in one
+    // transaction. `new_status` is the order status after the event.
+    void append_event(std::int64_t order_id, const OrderEvent& event, const std::string& new_status,
+                      const std::string& broker_order_id = "");
+    std::optional<OrderRow> by_client_order_id(const std::string& client_order_id);
+    // Orders whose status is not terminal (filled, canceled, expired, rejected, denied, dry_run).
+    std::vector<OrderRow> non_terminal();
+    std::vector<OrderRow> for_session(core::Date session);
+    std::int64_t count();
+
+private:
+    Journal& j_;
+};
+
+// ---- equity and position snapshots ------------------------------------------------
+struct PositionValue {
+    core::Symbol symbol;
+    core::Decimal qty;
+    core::Decimal price;
+    core::Decimal market_value;
+    double weight = 0;  // of equity
+};
+
+struct EquitySnapshot {
+    std::int64_t job_run_id = 0;
+    core::Date session;
+    std::string at;
+    core::Decimal cash;
+    core::Decimal equity;
+    std::vector<PositionValue> positions;
+};
+
+class EquityRepository {
+public:
+    explicit EquityRepository(Journal& j) : j_(j) {}
+    // Snapshot and its positions in one transaction; one snapshot per session (a later
+    // one for the same session replaces it).
+    void save(const EquitySnapshot& snapshot);
+    // (session, equity) ascending.
+    std::vector<std::pair<core::Date, core::Decimal>> equity_series();
+    std::optional<EquitySnapshot> latest();
+
+private:
+    Journal& j_;
+};
+
+// ---- health events ----------------------------------------------------------------
+class HealthRepository {
+public:
+    explicit HealthRepository(Journal& j) : j_(j) {}
+    void record(const std::string& at, const std::string& component, const std::string& kind,
+                const std::string& detail);
+    std::int64_t count(const std::string& kind);
+
+private:
+    Journal& j_;
+};
+
+// ---- control flags (halt) ---------------------------------------------------------
+struct Halt {
+    std::string reason;
+    std::string set_at;
+    std::string set_by;
+};
+
+class ControlRepository {
+public:
+    explicit ControlRepository(Journal& j) : j_(j) {}
+    void set_halt(const std::string& reason, const std::string& at, const std::string& by);
+    void clear_halt(const std::string& at, const std::string& by);  // also records who resumed
+    std::optional<Halt> halt();
+
+private:
+    Journal& j_;
+};
+
+}  // namespace ballast::storage

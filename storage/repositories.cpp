@@ -1,0 +1,706 @@
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <sqlite3.h>
+
+#include "storage/detail/sql.hpp"
+#include "storage/journal.hpp"
+
+namespace ballast::storage {
+
+using detail::guarded;
+using detail::RowRef;
+using detail::WriteScope;
+
+namespace {
+
+bool is_unique_violation(const SQLite::Exception& e) {
+    return e.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE ||
+           e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+JournalError constraint_error(const Journal& j, const std::string& what) {
+    return JournalError(JournalError::Kind::constraint, "journal " + j.path().string() + ": " + what);
+}
+
+void expect_one_change(const Journal& j, int changed, const char* table, std::int64_t id) {
+    if (changed != 1) throw constraint_error(j, std::string("no row with id ") + std::to_string(id) + " in " + table);
+}
+
+}  // namespace
+
+// ---- bars -------------------------------------------------------------------------
+
+void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string& source) {
+    guarded(j_, "cannot store bars", [&] {
+        WriteScope scope(j_.db());
+        SQLite::Statement st(j_.db(),
+                             "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume, source)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                             " ON CONFLICT (symbol, date) DO UPDATE SET open = excluded.open,"
+                             " high = excluded.high, low = excluded.low, close = excluded.close,"
+                             " adj_close = excluded.adj_close, volume = excluded.volume, source = excluded.source");
+        // sqlite3_reset keeps bindings, so the source is bound once.
+        st.bindNoCopy(9, source);
+        for (const core::Bar& b : bars) {
+            const std::string date = b.date.to_string();
+            try {
+                st.bindNoCopy(1, b.symbol);
+                st.bindNoCopy(2, date);
+                st.bind(3, b.open);
+                st.bind(4, b.high);
+                st.bind(5, b.low);
+                st.bind(6, b.close);
+                st.bind(7, b.adj_close);
+                st.bind(8, b.volume);
+                st.exec();
+                st.reset();
+            } catch (const SQLite::Exception& e) {
+                throw detail::wrap(j_.path(), "cannot store the bar " + b.symbol + " " + date, e);
+            }
+        }
+        scope.commit();
+    });
+}
+
+std::optional<core::Date> BarRepository::last_date(const core::Symbol& symbol) {
+    return guarded(j_, "cannot read bars", [&]() -> std::optional<core::Date> {
+        SQLite::Statement st(j_.db(), "SELECT MAX(date) FROM bars WHERE symbol = ?");
+        st.bind(1, symbol);
+        if (!st.executeStep() || st.getColumn(0).isNull()) return std::nullopt;
+        return detail::date_at(RowRef{j_, "bars", symbol}, st, 0, "date");
+    });
+}
+
+namespace {
+
+core::Bar read_bar(const Journal& j, SQLite::Statement& st, const core::Symbol& symbol) {
+    // Columns: date, open, high, low, close, adj_close, volume.
+    core::Bar b;
+    b.symbol = symbol;
+    b.date = detail::date_at(RowRef{j, "bars", symbol + " " + st.getColumn(0).getString()}, st, 0, "date");
+    b.open = st.getColumn(1).getDouble();
+    b.high = st.getColumn(2).getDouble();
+    b.low = st.getColumn(3).getDouble();
+    b.close = st.getColumn(4).getDouble();
+    b.adj_close = st.getColumn(5).getDouble();
+    b.volume = st.getColumn(6).getDouble();
+    return b;
+}
+
+}  // namespace
+
+std::vector<core::Bar> BarRepository::range(const core::Symbol& symbol, core::Date from, core::Date to) {
+    return guarded(j_, "cannot read bars", [&] {
+        SQLite::Statement st(j_.db(),
+                             "SELECT date, open, high, low, close, adj_close, volume FROM bars"
+                             " WHERE symbol = ? AND date BETWEEN ? AND ? ORDER BY date");
+        st.bind(1, symbol);
+        st.bind(2, from.to_string());
+        st.bind(3, to.to_string());
+        std::vector<core::Bar> out;
+        while (st.executeStep()) out.push_back(read_bar(j_, st, symbol));
+        return out;
+    });
+}
+
+std::map<core::Symbol, core::Bar> BarRepository::on_date(const std::vector<core::Symbol>& symbols, core::Date date) {
+    return guarded(j_, "cannot read bars", [&] {
+        SQLite::Statement st(j_.db(),
+                             "SELECT date, open, high, low, close, adj_close, volume FROM bars"
+                             " WHERE symbol = ? AND date = ?");
+        st.bind(2, date.to_string());
+        std::map<core::Symbol, core::Bar> out;
+        for (const core::Symbol& symbol : symbols) {
+            st.bind(1, symbol);
+            if (st.executeStep()) out.emplace(symbol, read_bar(j_, st, symbol));
+            st.reset();
+        }
+        return out;
+    });
+}
+
+std::int64_t BarRepository::count() {
+    return guarded(j_, "cannot count bars", [&] {
+        return j_.db().execAndGet("SELECT COUNT(*) FROM bars").getInt64();
+    });
+}
+
+// ---- runs and job runs ------------------------------------------------------------
+
+const char* to_string(JobStatus s) {
+    switch (s) {
+    case JobStatus::running: return "running";
+    case JobStatus::succeeded: return "succeeded";
+    case JobStatus::failed: return "failed";
+    case JobStatus::skipped: return "skipped";
+    }
+    return "?";
+}
+
+namespace {
+
+std::optional<JobStatus> parse_job_status(const std::string& text) {
+    for (JobStatus s : {JobStatus::running, JobStatus::succeeded, JobStatus::failed, JobStatus::skipped}) {
+        if (text == to_string(s)) return s;
+    }
+    return std::nullopt;
+}
+
+JournalError duplicate_job(const Journal& j, core::Date session, const std::string& job) {
+    return constraint_error(j, "job '" + job + "' for session " + session.to_string() +
+                                   " is already recorded (a job never runs twice for one session)");
+}
+
+}  // namespace
+
+std::int64_t RunRepository::start_run(const std::string& command, const std::string& mode,
+                                      const std::string& config_path, const std::string& started_at) {
+    return guarded(j_, "cannot record the run", [&] {
+        SQLite::Statement st(j_.db(),
+                             "INSERT INTO runs (command, mode, config_path, started_at, status)"
+                             " VALUES (?, ?, ?, ?, 'running')");
+        st.bind(1, command);
+        st.bind(2, mode);
+        st.bind(3, config_path);
+        st.bind(4, started_at);
+        st.exec();
+        return j_.db().getLastInsertRowid();
+    });
+}
+
+void RunRepository::finish_run(std::int64_t run_id, const std::string& status, const std::string& finished_at) {
+    guarded(j_, "cannot finish the run", [&] {
+        SQLite::Statement st(j_.db(), "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
+        st.bind(1, status);
+        st.bind(2, finished_at);
+        st.bind(3, run_id);
+        expect_one_change(j_, st.exec(), "runs", run_id);
+    });
+}
+
+std::optional<JobRun> RunRepository::find_job(core::Date session, const std::string& job, bool dry_run) {
+    return guarded(j_, "cannot read job runs", [&]() -> std::optional<JobRun> {
+        SQLite::Statement st(j_.db(),
+                             "SELECT id, run_id, session_date, job, status, started_at, finished_at, error, detail"
+                             " FROM job_runs WHERE session_date = ? AND job = ? AND dry_run = ? ORDER BY id DESC LIMIT 1");
+        st.bind(1, session.to_string());
+        st.bind(2, job);
+        st.bind(3, dry_run ? 1 : 0);
+        if (!st.executeStep()) return std::nullopt;
+        JobRun r;
+        r.id = st.getColumn(0).getInt64();
+        const RowRef at{j_, "job_runs", std::to_string(r.id)};
+        r.run_id = st.getColumn(1).getInt64();
+        r.session = detail::date_at(at, st, 2, "session_date");
+        r.job = detail::text_at(st, 3);
+        const std::string status = detail::text_at(st, 4);
+        const auto parsed = parse_job_status(status);
+        if (!parsed) {
+            throw JournalError(JournalError::Kind::corrupt, "journal " + j_.path().string() +
+                                                                ": job_runs.status of row " + at.row + " holds '" +
+                                                                status + "', which is not a job status");
+        }
+        r.status = *parsed;
+        r.started_at = detail::text_at(st, 5);
+        r.finished_at = detail::text_at(st, 6);
+        r.error = detail::text_at(st, 7);
+        r.detail = detail::text_at(st, 8);
+        return r;
+    });
+}
+
+std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, const std::string& job,
+                                      const std::string& started_at, bool dry_run) {
+    return guarded(j_, "cannot record the job run", [&] {
+        SQLite::Statement st(j_.db(),
+                             "INSERT INTO job_runs (run_id, session_date, job, status, started_at, dry_run)"
+                             " VALUES (?, ?, ?, 'running', ?, ?)");
+        st.bind(1, run_id);
+        st.bind(2, session.to_string());
+        st.bind(3, job);
+        st.bind(4, started_at);
+        st.bind(5, dry_run ? 1 : 0);
+        try {
+            st.exec();
+        } catch (const SQLite::Exception& e) {
+            if (is_unique_violation(e)) throw duplicate_job(j_, session, job);
+            throw;
+        }
+        return j_.db().getLastInsertRowid();
+    });
+}
+
+void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const std::string& finished_at,
+                               const std::string& error, const std::string& detail) {
+    guarded(j_, "cannot finish the job run", [&] {
+        SQLite::Statement st(j_.db(),
+                             "UPDATE job_runs SET status = ?, finished_at = ?, error = NULLIF(?, ''),"
+                             " detail = NULLIF(?, '') WHERE id = ?");
+        st.bind(1, to_string(status));
+        st.bind(2, finished_at);
+        st.bind(3, error);
+        st.bind(4, detail);
+        st.bind(5, job_run_id);
+        expect_one_change(j_, st.exec(), "job_runs", job_run_id);
+    });
+}
+
+std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
+                                           const std::string& at, const std::string& reason, bool dry_run) {
+    return guarded(j_, "cannot record the skipped job", [&] {
+        SQLite::Statement st(j_.db(),
+                             "INSERT INTO job_runs (run_id, session_date, job, status, started_at, finished_at, error, dry_run)"
+                             " VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, NULLIF(?5, ''), ?6)");
+        st.bind(6, dry_run ? 1 : 0);
+        st.bind(1, run_id);
+        st.bind(2, session.to_string());
+        st.bind(3, job);
+        st.bind(4, at);
+        st.bind(5, reason);
+        try {
+            st.exec();
+        } catch (const SQLite::Exception& e) {
+            if (is_unique_violation(e)) throw duplicate_job(j_, session, job);
+            throw;
+        }
+        return j_.db().getLastInsertRowid();
+    });
+}
+
+int RunRepository::fail_orphans(const std::string& at, const std::string& reason) {
+    return guarded(j_, "cannot fail orphaned job runs", [&] {
+        SQLite::Statement st(j_.db(),
+                             "UPDATE job_runs SET status = 'failed', finished_at = ?, error = NULLIF(?, '')"
+                             " WHERE status = 'running'");
+        st.bind(1, at);
+        st.bind(2, reason);
+        return st.exec();
+    });
+}
+
+// ---- signals, targets and rebalance decisions -------------------------------------
+
+void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
+                                    const std::map<core::Symbol, double>& signals) {
+    guarded(j_, "cannot store signals", [&] {
+        WriteScope scope(j_.db());
+        SQLite::Statement st(j_.db(),
+                             "INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
+                             " VALUES (?, ?, ?, ?, ?)");
+        st.bind(1, job_run_id);
+        st.bind(2, session.to_string());
+        st.bind(3, strategy);
+        for (const auto& [symbol, value] : signals) {
+            st.bind(4, symbol);
+            st.bind(5, value);
+            st.exec();
+            st.reset();
+        }
+        scope.commit();
+    });
+}
+
+void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session, const std::string& strategy,
+                                    const core::Weights& targets) {
+    guarded(j_, "cannot store targets", [&] {
+        WriteScope scope(j_.db());
+        SQLite::Statement st(j_.db(),
+                             "INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
+                             " VALUES (?, ?, ?, ?, ?)");
+        st.bind(1, job_run_id);
+        st.bind(2, session.to_string());
+        st.bind(3, strategy);
+        for (const auto& [symbol, weight] : targets) {
+            st.bind(4, symbol);
+            st.bind(5, weight.to_string());
+            try {
+                st.exec();
+            } catch (const SQLite::Exception& e) {
+                if (is_unique_violation(e)) {
+                    throw constraint_error(j_, "a target for " + symbol + " on session " + session.to_string() +
+                                                   " is already recorded");
+                }
+                throw;
+            }
+            st.reset();
+        }
+        scope.commit();
+    });
+}
+
+core::Weights SignalRepository::targets_for(core::Date session) {
+    return guarded(j_, "cannot read targets", [&] {
+        SQLite::Statement st(j_.db(), "SELECT rowid, symbol, weight FROM targets WHERE session_date = ?");
+        st.bind(1, session.to_string());
+        core::Weights out;
+        while (st.executeStep()) {
+            const RowRef at{j_, "targets", std::to_string(st.getColumn(0).getInt64())};
+            out.emplace(detail::text_at(st, 1), detail::decimal_at(at, st, 2, "weight"));
+        }
+        return out;
+    });
+}
+
+void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDecisionRow& row) {
+    guarded(j_, "cannot store the rebalance decision", [&] {
+        SQLite::Statement st(j_.db(),
+                             "INSERT INTO rebalance_decisions"
+                             " (job_run_id, session_date, rebalance, reason, max_drift, drift_symbol)"
+                             " VALUES (?, ?, ?, ?, ?, NULLIF(?, ''))");
+        st.bind(1, job_run_id);
+        st.bind(2, row.session.to_string());
+        st.bind(3, row.rebalance ? 1 : 0);
+        st.bind(4, row.reason);
+        st.bind(5, row.max_drift);
+        st.bind(6, row.drift_symbol);
+        try {
+            st.exec();
+        } catch (const SQLite::Exception& e) {
+            if (is_unique_violation(e)) {
+                throw constraint_error(j_, "a rebalance decision for session " + row.session.to_string() +
+                                               " is already recorded");
+            }
+            throw;
+        }
+    });
+}
+
+std::optional<core::Date> SignalRepository::last_rebalance() {
+    return guarded(j_, "cannot read rebalance decisions", [&]() -> std::optional<core::Date> {
+        SQLite::Statement st(j_.db(),
+                             "SELECT MAX(d.session_date) FROM rebalance_decisions d"
+                             " WHERE d.rebalance = 1 AND EXISTS (SELECT 1 FROM orders o"
+                             " WHERE o.session_date = d.session_date AND o.status NOT IN ('denied', 'dry_run'))");
+        if (!st.executeStep() || st.getColumn(0).isNull()) return std::nullopt;
+        return detail::date_at(RowRef{j_, "rebalance_decisions", "of the latest rebalance"}, st, 0, "session_date");
+    });
+}
+
+// ---- orders and their append-only events ------------------------------------------
+
+namespace {
+
+constexpr const char* kOrderColumns =
+    "SELECT id, client_order_id, broker_order_id, session_date, leg, symbol, side, qty, filled_qty,"
+    " filled_avg_price, status FROM orders ";
+
+OrderRow read_order(const Journal& j, SQLite::Statement& st) {
+    OrderRow o;
+    o.id = st.getColumn(0).getInt64();
+    const RowRef at{j, "orders", std::to_string(o.id)};
+    o.client_order_id = detail::text_at(st, 1);
+    o.broker_order_id = detail::text_at(st, 2);
+    o.session = detail::date_at(at, st, 3, "session_date");
+    o.leg = st.getColumn(4).getInt();
+    o.symbol = detail::text_at(st, 5);
+    o.side = detail::text_at(st, 6) == "sell" ? core::Side::sell : core::Side::buy;
+    o.qty = detail::decimal_at(at, st, 7, "qty");
+    o.filled_qty = detail::decimal_at(at, st, 8, "filled_qty");
+    o.filled_avg_price = detail::optional_decimal_at(at, st, 9, "filled_avg_price");
+    o.status = detail::text_at(st, 10);
+    return o;
+}
+
+std::vector<OrderRow> read_orders(const Journal& j, SQLite::Statement& st) {
+    std::vector<OrderRow> out;
+    while (st.executeStep()) out.push_back(read_order(j, st));
+    return out;
+}
+
+void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional<core::Decimal>& value) {
+    if (value) {
+        st.bind(index, value->to_string());
+    } else {
+        st.bind(index);
+    }
+}
+
+}  // namespace
+
+std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
+    return guarded(j_, "cannot record the order intent", [&] {
+        WriteScope scope(j_.db());
+        SQLite::Statement order(j_.db(),
+                                "INSERT INTO orders (client_order_id, job_run_id, session_date, leg, symbol, side,"
+                                " qty, ref_price, notional, reason, status, filled_qty, created_at, updated_at)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'intent', '0', ?11, ?11)");
+        order.bind(1, intent.client_order_id);
+        order.bind(2, intent.job_run_id);
+        order.bind(3, intent.session.to_string());
+        order.bind(4, intent.leg);
+        order.bind(5, intent.symbol);
+        order.bind(6, core::to_string(intent.side));
+        order.bind(7, intent.qty.to_string());
+        order.bind(8, intent.ref_price.to_string());
+        order.bind(9, intent.notional.to_string());
+        order.bind(10, intent.reason);
+        order.bind(11, intent.at);
+        try {
+            order.exec();
+        } catch (const SQLite::Exception& e) {
+            if (is_unique_violation(e)) {
+                throw constraint_error(j_, "an order with client_order_id '" + intent.client_order_id +
+                                               "' is already recorded");
+            }
+            throw;
+        }
+        const std::int64_t id = j_.db().getLastInsertRowid();
+
+        SQLite::Statement event(j_.db(),
+                                "INSERT INTO order_events (order_id, at, event) VALUES (?, ?, 'intent_recorded')");
+        event.bind(1, id);
+        event.bind(2, intent.at);
+        event.exec();
+        scope.commit();
+        return id;
+    });
+}
+
+void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& event, const std::string& new_status,
+                                   const std::string& broker_order_id) {
+    guarded(j_, "cannot record the order event", [&] {
+        WriteScope scope(j_.db());
+
+        // Current fill totals.
+        SQLite::Statement current(j_.db(), "SELECT filled_qty, filled_avg_price FROM orders WHERE id = ?");
+        current.bind(1, order_id);
+        if (!current.executeStep()) {
+            throw constraint_error(j_, "no order with id " + std::to_string(order_id) + " for event '" +
+                                           event.event + "'");
+        }
+        const RowRef at{j_, "orders", std::to_string(order_id)};
+        core::Decimal filled = detail::decimal_at(at, current, 0, "filled_qty");
+        std::optional<core::Decimal> avg = detail::optional_decimal_at(at, current, 1, "filled_avg_price");
+        current.reset();
+
+        // A fill event adds its quantity; the average price is volume-weighted.
+        const bool is_fill = event.event == "filled" || event.event == "partially_filled";
+        if (is_fill && event.qty) {
+            const auto new_filled = core::Decimal::checked_add(filled, *event.qty);
+            if (!new_filled) throw constraint_error(j_, "filled quantity of order " + at.row + " overflows");
+            if (event.price && !new_filled->is_zero()) {
+                const auto old_value = core::Decimal::checked_mul(avg.value_or(core::Decimal{}), filled);
+                const auto add_value = core::Decimal::checked_mul(*event.price, *event.qty);
+                const auto total = old_value && add_value ? core::Decimal::checked_add(*old_value, *add_value)
+                                                          : std::nullopt;
+                const auto new_avg = total ? core::Decimal::checked_div(*total, *new_filled) : std::nullopt;
+                if (!new_avg) throw constraint_error(j_, "average fill price of order " + at.row + " overflows");
+                avg = new_avg;
+            }
+            filled = *new_filled;
+        }
+
+        SQLite::Statement insert(j_.db(),
+                                 "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail)"
+                                 " VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''))");
+        insert.bind(1, order_id);
+        insert.bind(2, event.at);
+        insert.bind(3, event.event);
+        bind_optional_decimal(insert, 4, event.qty);
+        bind_optional_decimal(insert, 5, event.price);
+        bind_optional_decimal(insert, 6, event.commission);
+        insert.bind(7, event.detail);
+        insert.exec();
+
+        SQLite::Statement update(j_.db(),
+                                 "UPDATE orders SET status = ?, updated_at = ?,"
+                                 " broker_order_id = COALESCE(NULLIF(?, ''), broker_order_id),"
+                                 " filled_qty = ?, filled_avg_price = ? WHERE id = ?");
+        update.bind(1, new_status);
+        update.bind(2, event.at);
+        update.bind(3, broker_order_id);
+        update.bind(4, filled.to_string());
+        bind_optional_decimal(update, 5, avg);
+        update.bind(6, order_id);
+        update.exec();
+        scope.commit();
+    });
+}
+
+std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& client_order_id) {
+    return guarded(j_, "cannot read orders", [&]() -> std::optional<OrderRow> {
+        SQLite::Statement st(j_.db(), std::string(kOrderColumns) + "WHERE client_order_id = ?");
+        st.bind(1, client_order_id);
+        if (!st.executeStep()) return std::nullopt;
+        return read_order(j_, st);
+    });
+}
+
+std::vector<OrderRow> OrderRepository::non_terminal() {
+    return guarded(j_, "cannot read orders", [&] {
+        SQLite::Statement st(j_.db(), std::string(kOrderColumns) +
+                                          "WHERE status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'denied', 'dry_run')"
+                                          " ORDER BY id");
+        return read_orders(j_, st);
+    });
+}
+
+std::vector<OrderRow> OrderRepository::for_session(core::Date session) {
+    return guarded(j_, "cannot read orders", [&] {
+        SQLite::Statement st(j_.db(), std::string(kOrderColumns) + "WHERE session_date = ? ORDER BY leg, id");
+        st.bind(1, session.to_string());
+        return read_orders(j_, st);
+    });
+}
+
+std::int64_t OrderRepository::count() {
+    return guarded(j_, "cannot count orders", [&] {
+        return j_.db().execAndGet("SELECT COUNT(*) FROM orders").getInt64();
+    });
+}
+
+// ---- equity and position snapshots ------------------------------------------------
+
+void EquityRepository::save(const EquitySnapshot& snapshot) {
+    guarded(j_, "cannot store the equity snapshot", [&] {
+        WriteScope scope(j_.db());
+        // One snapshot per session: drop the previous one (its positions cascade).
+        SQLite::Statement drop(j_.db(), "DELETE FROM equity_snapshots WHERE session_date = ?");
+        drop.bind(1, snapshot.session.to_string());
+        drop.exec();
+
+        SQLite::Statement insert(j_.db(),
+                                 "INSERT INTO equity_snapshots (job_run_id, session_date, at, cash, equity)"
+                                 " VALUES (NULLIF(?, 0), ?, ?, ?, ?)");
+        insert.bind(1, snapshot.job_run_id);
+        insert.bind(2, snapshot.session.to_string());
+        insert.bind(3, snapshot.at);
+        insert.bind(4, snapshot.cash.to_string());
+        insert.bind(5, snapshot.equity.to_string());
+        insert.exec();
+        const std::int64_t id = j_.db().getLastInsertRowid();
+
+        SQLite::Statement position(j_.db(),
+                                   "INSERT INTO position_snapshots (snapshot_id, symbol, qty, price, market_value,"
+                                   " weight) VALUES (?, ?, ?, ?, ?, ?)");
+        position.bind(1, id);
+        for (const PositionValue& p : snapshot.positions) {
+            position.bind(2, p.symbol);
+            position.bind(3, p.qty.to_string());
+            position.bind(4, p.price.to_string());
+            position.bind(5, p.market_value.to_string());
+            position.bind(6, p.weight);
+            position.exec();
+            position.reset();
+        }
+        scope.commit();
+    });
+}
+
+std::vector<std::pair<core::Date, core::Decimal>> EquityRepository::equity_series() {
+    return guarded(j_, "cannot read equity snapshots", [&] {
+        SQLite::Statement st(j_.db(), "SELECT id, session_date, equity FROM equity_snapshots ORDER BY session_date");
+        std::vector<std::pair<core::Date, core::Decimal>> out;
+        while (st.executeStep()) {
+            const RowRef at{j_, "equity_snapshots", std::to_string(st.getColumn(0).getInt64())};
+            out.emplace_back(detail::date_at(at, st, 1, "session_date"), detail::decimal_at(at, st, 2, "equity"));
+        }
+        return out;
+    });
+}
+
+std::optional<EquitySnapshot> EquityRepository::latest() {
+    return guarded(j_, "cannot read equity snapshots", [&]() -> std::optional<EquitySnapshot> {
+        SQLite::Statement st(j_.db(),
+                             "SELECT id, job_run_id, session_date, at, cash, equity FROM equity_snapshots"
+                             " ORDER BY session_date DESC LIMIT 1");
+        if (!st.executeStep()) return std::nullopt;
+        const std::int64_t id = st.getColumn(0).getInt64();
+        const RowRef at{j_, "equity_snapshots", std::to_string(id)};
+        EquitySnapshot s;
+        s.job_run_id = st.getColumn(1).getInt64();  // NULL reads as 0
+        s.session = detail::date_at(at, st, 2, "session_date");
+        s.at = detail::text_at(st, 3);
+        s.cash = detail::decimal_at(at, st, 4, "cash");
+        s.equity = detail::decimal_at(at, st, 5, "equity");
+
+        SQLite::Statement pos(j_.db(),
+                              "SELECT rowid, symbol, qty, price, market_value, weight FROM position_snapshots"
+                              " WHERE snapshot_id = ? ORDER BY symbol");
+        pos.bind(1, id);
+        while (pos.executeStep()) {
+            const RowRef pat{j_, "position_snapshots", std::to_string(pos.getColumn(0).getInt64())};
+            PositionValue p;
+            p.symbol = detail::text_at(pos, 1);
+            p.qty = detail::decimal_at(pat, pos, 2, "qty");
+            p.price = detail::decimal_at(pat, pos, 3, "price");
+            p.market_value = detail::decimal_at(pat, pos, 4, "market_value");
+            p.weight = pos.getColumn(5).getDouble();
+            s.positions.push_back(std::move(p));
+        }
+        return s;
+    });
+}
+
+// ---- health events ----------------------------------------------------------------
+
+void HealthRepository::record(const std::string& at, const std::string& component, const std::string& kind,
+                              const std::string& detail) {
+    guarded(j_, "cannot record the health event", [&] {
+        SQLite::Statement st(j_.db(),
+                             "INSERT INTO health_events (at, component, kind, detail) VALUES (?, ?, ?, NULLIF(?, ''))");
+        st.bind(1, at);
+        st.bind(2, component);
+        st.bind(3, kind);
+        st.bind(4, detail);
+        st.exec();
+    });
+}
+
+std::int64_t HealthRepository::count(const std::string& kind) {
+    return guarded(j_, "cannot count health events", [&] {
+        SQLite::Statement st(j_.db(), "SELECT COUNT(*) FROM health_events WHERE kind = ?");
+        st.bind(1, kind);
+        st.executeStep();
+        return st.getColumn(0).getInt64();
+    });
+}
+
+// ---- control flags (halt) ---------------------------------------------------------
+
+void ControlRepository::set_halt(const std::string& reason, const std::string& at, const std::string& by) {
+    guarded(j_, "cannot set the halt", [&] {
+        WriteScope scope(j_.db());
+        SQLite::Statement flag(j_.db(),
+                               "INSERT INTO control_flags (name, value, reason, set_at, set_by)"
+                               " VALUES ('halt', '1', ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                               " value = excluded.value, reason = excluded.reason, set_at = excluded.set_at,"
+                               " set_by = excluded.set_by");
+        flag.bind(1, reason);
+        flag.bind(2, at);
+        flag.bind(3, by);
+        flag.exec();
+        SQLite::Statement history(j_.db(),
+                                  "INSERT INTO control_events (at, action, reason, actor) VALUES (?, 'halt', ?, ?)");
+        history.bind(1, at);
+        history.bind(2, reason);
+        history.bind(3, by);
+        history.exec();
+        scope.commit();
+    });
+}
+
+void ControlRepository::clear_halt(const std::string& at, const std::string& by) {
+    guarded(j_, "cannot clear the halt", [&] {
+        WriteScope scope(j_.db());
+        j_.db().exec("DELETE FROM control_flags WHERE name = 'halt'");
+        SQLite::Statement history(j_.db(),
+                                  "INSERT INTO control_events (at, action, reason, actor) VALUES (?, 'resume', NULL, ?)");
+        history.bind(1, at);
+        history.bind(2, by);
+        history.exec();
+        scope.commit();
+    });
+}
+
+std::optional<Halt> ControlRepository::halt() {
+    return guarded(j_, "cannot read the halt", [&]() -> std::optional<Halt> {
+        SQLite::Statement st(j_.db(), "SELECT reason, set_at, set_by FROM control_flags WHERE name = 'halt'");
+        if (!st.executeStep()) return std::nullopt;
+        return Halt{detail::text_at(st, 0), detail::text_at(st, 1), detail::text_at(st, 2)};
+    });
+}
+
+}  // namespace ballast::storage

@@ -1,0 +1,156 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "broker/csv_bars.hpp"
+#include "broker/sim.hpp"
+
+using namespace ballast;
+using core::Date;
+using core::Decimal;
+
+namespace {
+
+Decimal d(const char* s) { return Decimal::parse(s).value(); }
+Date day(const char* s) { return Date::parse(s).value(); }
+
+// Runs an awaitable to completion on a private io_context.
+template <class T>
+T wait(net::awaitable<T> a) {
+    net::io_context io;
+    std::optional<T> out;
+    net::co_spawn(io, [&]() -> net::awaitable<void> { out.emplace(co_await std::move(a)); }, net::detached);
+    io.run();
+    return std::move(*out);
+}
+
+core::Bar bar(const char* sym, const char* date, double o, double c) {
+    core::Bar b;
+    b.symbol = sym;
+    b.date = day(date);
+    b.open = o;
+    b.close = c;
+    b.adj_close = c;
+    b.high = std::max(o, c) + 1;
+    b.low = std::min(o, c) - 1;
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("bundled CSV files parse and match the NYSE calendar", "[broker][csv]") {
+    for (const char* sym : {"VTI", "TLT", "GLD", "DBC", "SPY", "IEF", "QQQ"}) {
+        const auto r = broker::read_yahoo_csv(std::filesystem::path(BALLAST_DATA_DIR) / (std::string(sym) + ".csv"), sym);
+        REQUIRE(r.ok());
+        const auto& bars = r.value();
+        REQUIRE(bars.size() > 4000);
+        // Every bar is on a trading day, and no trading day inside the history is missing.
+        for (const auto& b : bars) {
+            INFO(sym << " " << b.date.to_string());
+            CHECK(core::is_trading_day(b.date));
+        }
+        const auto days = core::trading_days(bars.front().date, bars.back().date);
+        INFO(sym);
+        CHECK(days.size() == bars.size());
+    }
+}
+
+TEST_CASE("CSV errors name the file, line and value", "[broker][csv]") {
+    const std::string header = "Date,Open,High,Low,Close,Volume,Adj Close\n";
+    auto err = [&](const std::string& body) {
+        const auto r = broker::parse_yahoo_csv(header + body, "X", "x.csv");
+        REQUIRE_FALSE(r.ok());
+        return r.error().message;
+    };
+    CHECK(err("2024-01-02,1,2,0.5,1.5,100,1.4\n2024-13-01,1,2,0.5,1.5,100,1.4\n").find("x.csv:3: Date: '2024-13-01'") == 0);
+    CHECK(err("2024-01-02,1,2,0.5,abc,100,1.4\n").find("x.csv:2: Close: 'abc' is not a number") == 0);
+    CHECK(err("2024-01-02,1,2,0.5,-1.5,100,1.4\n").find("not a positive price") != std::string::npos);
+    CHECK(err("2024-01-02,1,2,1.2,1.5,100,1.4\n").find("inconsistent OHLC") != std::string::npos);
+    CHECK(err("2024-01-02,1,2,0.5,1.5,100,1.4\n2024-01-02,1,2,0.5,1.5,100,1.4\n").find("duplicate") != std::string::npos);
+    CHECK(err("2024-01-03,1,2,0.5,1.5,100,1.4\n2024-01-02,1,2,0.5,1.5,100,1.4\n").find("out of order") != std::string::npos);
+    CHECK(err("2024-01-02,1,2,0.5,1.5\n").find("expected 7 fields, found 5") != std::string::npos);
+    const auto no_close = broker::parse_yahoo_csv("Date,Open,High,Low\n", "X", "y.csv");
+    CHECK(no_close.error().message.find("no 'Close' column") != std::string::npos);
+    CHECK_FALSE(broker::parse_yahoo_csv("", "X", "z.csv").ok());
+    // Columns are found by name, in any order; extra columns are ignored.
+    const auto ok = broker::parse_yahoo_csv("Adj Close,Close,Low,High,Open,Date,MA\n1.4,1.5,0.5,2,1,2024-01-02,9\n", "X", "w.csv");
+    REQUIRE(ok.ok());
+    CHECK(ok.value().at(0).adj_close == 1.4);
+    CHECK(broker::read_yahoo_csv("/nonexistent/X.csv", "X").error().message.find("/nonexistent/X.csv") == 0);
+}
+
+TEST_CASE("sim broker fills at the close with slippage and commission", "[broker][sim]") {
+    auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20), bar("AAA", "2024-01-03", 21, 22)}}});
+    core::Timestamp now = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{17 * 60});
+    broker::SimBrokerConfig cfg;
+    cfg.fill = core::FillModel::close;
+    cfg.slippage_bps = 10;
+    cfg.commission_per_order = d("1");
+    cfg.initial_cash = d("1000");
+    broker::SimBroker b(market, cfg, [&] { return now; });
+    const auto u = wait(b.submit({"c1", "AAA", core::Side::buy, d("10")}));
+    REQUIRE(u.ok());
+    CHECK(u.value().status == "filled");
+    CHECK(u.value().filled_avg_price.value() == d("20.02"));  // 20 + 10 bps
+    CHECK(u.value().commission == d("1"));
+    const auto acct = wait(b.account());
+    CHECK(acct.value().cash == d("798.8"));  // 1000 - 200.20 - 1
+    CHECK(acct.value().positions.at(0).qty == d("10"));
+    // Duplicate client order ids are refused; unknown ids are not found.
+    CHECK(wait(b.submit({"c1", "AAA", core::Side::buy, d("1")})).error().message.find("unique") != std::string::npos);
+    CHECK(wait(b.order_by_client_id("nope")).error().kind == broker::BrokerError::Kind::not_found);
+    // Selling more than held is rejected.
+    const auto s = wait(b.submit({"c2", "AAA", core::Side::sell, d("11")}));
+    CHECK(s.value().status == "rejected");
+}
+
+TEST_CASE("sim broker fills next-open orders once the next session opens", "[broker][sim]") {
+    auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20), bar("AAA", "2024-01-03", 21, 22)}}});
+    core::Timestamp now = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{17 * 60});
+    broker::SimBrokerConfig cfg;
+    cfg.fill = core::FillModel::next_open;
+    cfg.slippage_bps = 0;
+    cfg.initial_cash = d("100");
+    broker::SimBroker b(market, cfg, [&] { return now; });
+    REQUIRE(wait(b.submit({"c1", "AAA", core::Side::buy, d("10")})).value().status == "accepted");
+    CHECK(wait(b.order_by_client_id("c1")).value().status == "accepted");
+    now = core::ny_to_utc(day("2024-01-03"), core::TimeOfDay{9 * 60 + 29});
+    CHECK(wait(b.order_by_client_id("c1")).value().status == "accepted");
+    now = core::ny_to_utc(day("2024-01-03"), core::TimeOfDay{9 * 60 + 30});
+    // 10 at 21 costs 210 > 100: the affordable 4 fill, the rest is canceled.
+    const auto u = wait(b.order_by_client_id("c1")).value();
+    CHECK(u.status == "canceled");
+    CHECK(u.filled_qty == d("4"));
+    CHECK(u.filled_avg_price.value() == d("21"));
+    CHECK(wait(b.account()).value().cash == d("16"));
+}
+
+TEST_CASE("sim broker state survives a restart through its state file", "[broker][sim]") {
+    const auto file = std::filesystem::temp_directory_path() / ("ballast-sim-" + std::to_string(::getpid()) + ".json");
+    std::filesystem::remove(file);
+    auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20)}}});
+    const core::Timestamp now = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{17 * 60});
+    broker::SimBrokerConfig cfg;
+    cfg.fill = core::FillModel::close;
+    cfg.slippage_bps = 0;
+    cfg.initial_cash = d("1000");
+    cfg.state_file = file;
+    {
+        broker::SimBroker b(market, cfg, [&] { return now; });
+        REQUIRE(b.load_state().ok());
+        REQUIRE(wait(b.submit({"c1", "AAA", core::Side::buy, d("2.5")})).ok());
+    }
+    broker::SimBroker again(market, cfg, [&] { return now; });
+    REQUIRE(again.load_state().value());
+    CHECK(wait(again.account()).value().cash == d("950"));
+    CHECK(wait(again.order_by_client_id("c1")).value().filled_qty == d("2.5"));
+    // A damaged state file is an error naming the file.
+    std::ofstream(file) << "{\"version\": 1, \"cash\": 12}";
+    broker::SimBroker broken(market, cfg, [&] { return now; });
+    const auto r = broken.load_state();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find(file.string()) == 0);
+    CHECK(r.error().message.find("cash") != std::string::npos);
+    std::filesystem::remove(file);
+}

@@ -1,0 +1,96 @@
+#include <cmath>
+
+#include <catch2/catch.hpp>
+
+#include "core/rebalance.hpp"
+
+using namespace ballast::core;
+
+namespace {
+
+Decimal d(const char* s) { return Decimal::parse(s).value(); }
+Date day(const char* s) { return Date::parse(s).value(); }
+
+// A 60/40 account whose VTI weight is `vti_pct` percent of 10000.
+AccountState account_with_vti(double vti_pct) {
+    const auto vti_value = Decimal::from_double(vti_pct * 100.0, 2).value();
+    return {d("10000") - vti_value, {{"VTI", vti_value / d("100")}}};  // VTI at 100
+}
+
+}  // namespace
+
+TEST_CASE("absolute drift just below and just above the threshold", "[core][rebalance]") {
+    const Weights targets{{"VTI", d("0.6")}, {"CASHLIKE", d("0")}};
+    const Prices prices{{"VTI", d("100")}};
+    RebalanceRules rules;
+    rules.drift_threshold = 0.05;
+    rules.min_interval_days = 0;
+    const auto below = measure_drift(account_with_vti(64.99), {{"VTI", d("0.6")}}, prices, DriftMode::absolute);
+    REQUIRE(below.drift);
+    CHECK(below.drift->symbol == "VTI");
+    CHECK(below.drift->max == Approx(0.0499).epsilon(1e-6));
+    CHECK_FALSE(decide_rebalance(day("2024-01-02"), std::nullopt, *below.drift, rules).rebalance);
+    const auto above = measure_drift(account_with_vti(65.01), {{"VTI", d("0.6")}}, prices, DriftMode::absolute);
+    CHECK(decide_rebalance(day("2024-01-02"), std::nullopt, *above.drift, rules).rebalance);
+    (void)targets;
+}
+
+TEST_CASE("relative drift is measured against the target", "[core][rebalance]") {
+    const Prices prices{{"VTI", d("100")}};
+    const auto r = measure_drift(account_with_vti(66), {{"VTI", d("0.6")}}, prices, DriftMode::relative);
+    REQUIRE(r.drift);
+    CHECK(r.drift->max == Approx(0.1));  // 6 pp of a 60% target
+    // A held symbol with no target is infinitely off in relative terms.
+    const AccountState acct{d("100"), {{"SPY", d("1")}}};
+    const auto inf = measure_drift(acct, {{"VTI", d("1")}}, {{"VTI", d("1")}, {"SPY", d("50")}}, DriftMode::relative);
+    REQUIRE(inf.drift);
+    CHECK(std::isinf(inf.drift->max));
+}
+
+TEST_CASE("drift needs every price and positive equity", "[core][rebalance]") {
+    const auto r = measure_drift(account_with_vti(50), {{"VTI", d("0.5")}, {"TLT", d("0.5")}}, {{"VTI", d("100")}},
+                                 DriftMode::absolute);
+    CHECK_FALSE(r.drift);
+    CHECK(r.problem.find("TLT") != std::string::npos);
+    CHECK_FALSE(measure_drift(AccountState{}, {{"VTI", d("1")}}, {{"VTI", d("1")}}, DriftMode::absolute).drift);
+}
+
+TEST_CASE("the minimum interval holds even when drift is large", "[core][rebalance]") {
+    RebalanceRules rules;
+    rules.min_interval_days = 30;
+    const Drift big{0.5, "VTI", 0.9, 0.4};
+    const auto last = day("2024-01-02");
+    auto early = decide_rebalance(day("2024-01-31"), last, big, rules);  // 29 days
+    CHECK_FALSE(early.rebalance);
+    CHECK(early.reason.find("minimum interval") != std::string::npos);
+    CHECK(decide_rebalance(day("2024-02-01"), last, big, rules).rebalance);  // 30 days
+    CHECK(decide_rebalance(day("2024-01-31"), std::nullopt, big, rules).rebalance);  // never rebalanced
+}
+
+TEST_CASE("calendar rebalancing fires once per period, across year ends", "[core][rebalance]") {
+    RebalanceRules rules;
+    rules.min_interval_days = 0;
+    const Drift none{0.0, "VTI", 0.4, 0.4};
+    rules.calendar = RebalanceCalendar::monthly;
+    CHECK(decide_rebalance(day("2024-01-02"), day("2023-12-29"), none, rules).rebalance);
+    CHECK_FALSE(decide_rebalance(day("2024-01-30"), day("2024-01-02"), none, rules).rebalance);
+    rules.calendar = RebalanceCalendar::quarterly;
+    CHECK_FALSE(decide_rebalance(day("2024-03-28"), day("2024-01-02"), none, rules).rebalance);
+    CHECK(decide_rebalance(day("2024-04-01"), day("2024-01-02"), none, rules).rebalance);
+    rules.calendar = RebalanceCalendar::annual;
+    CHECK_FALSE(decide_rebalance(day("2024-12-31"), day("2024-01-02"), none, rules).rebalance);
+    CHECK(decide_rebalance(day("2025-01-02"), day("2024-12-31"), none, rules).rebalance);
+    rules.calendar = RebalanceCalendar::weekly;
+    CHECK_FALSE(decide_rebalance(day("2024-01-05"), day("2024-01-01"), none, rules).rebalance);  // Mon..Fri
+    CHECK(decide_rebalance(day("2024-01-08"), day("2024-01-05"), none, rules).rebalance);
+    // The minimum interval still applies to calendar rebalancing.
+    rules.calendar = RebalanceCalendar::monthly;
+    rules.min_interval_days = 30;
+    CHECK_FALSE(decide_rebalance(day("2024-02-01"), day("2024-01-31"), none, rules).rebalance);
+}
+
+TEST_CASE("rebalance calendars parse", "[core][rebalance]") {
+    for (const char* n : {"drift", "daily", "weekly", "monthly", "quarterly", "annual"})
+        CHECK(to_string(parse_rebalance_calendar(n).value()) == std::string(n));
+    CHECK_FALSE(parse_rebalance_calendar("yearly"));
+}

@@ -1,0 +1,483 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "daemon/config.hpp"
+#include "daemon/detail/env_file.hpp"
+
+using namespace ballast::daemon;
+using ballast::core::Decimal;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+const fs::path kDir = fs::path(BALLAST_TEST_DATA_DIR) / "config";
+
+LoadResult load_fixture(const std::string& name, const Env& env = {}) { return load_config(kDir / name, env); }
+
+// The fixture's path as it appears at the start of messages.
+std::string at(const std::string& name, const std::string& line_col) { return (kDir / name).string() + ":" + line_col + ": "; }
+
+std::string all_messages(const LoadResult& r) {
+    std::string out;
+    for (const auto& e : r.errors) out += e.message + "\n";
+    return out;
+}
+
+bool has(const LoadResult& r, const std::string& needle) {
+    for (const auto& e : r.errors) {
+        if (e.message.find(needle) != std::string::npos) return true;
+    }
+    return false;
+}
+
+Decimal dec(const char* s) { return Decimal::parse(s).value(); }
+
+constexpr const char* kWeights = "[strategy.weights]\nVTI = 40\nTLT = 30\nGLD = 20\nDBC = 10\n";
+
+// A document made of `head`, the standard weights and `tail`.
+LoadResult load_text(const std::string& head, const std::string& tail = "", const Env& env = {}) {
+    return load_config_string(head + kWeights + tail, "/srv/ballast/config.toml", env);
+}
+
+const Env kKeys{{"APCA_API_KEY_ID", "PKFROMENV"}, {"APCA_API_SECRET_KEY", "env-secret-value"}};
+
+}  // namespace
+
+TEST_CASE("the shipped config.toml loads with exact weights", "[daemon][config]") {
+    const auto r = load_config(BALLAST_TEST_DATA_DIR "/../../config.toml", {});
+    INFO(all_messages(r));
+    REQUIRE(r.errors.empty());
+    REQUIRE(r.config);
+    const auto& c = *r.config;
+    CHECK(c.mode == Mode::sim);
+    REQUIRE(c.strategy.weights.size() == 4);
+    CHECK(c.strategy.weights.at("VTI") == dec("0.4"));
+    CHECK(c.strategy.weights.at("TLT") == dec("0.3"));
+    CHECK(c.strategy.weights.at("GLD") == dec("0.2"));
+    CHECK(c.strategy.weights.at("DBC") == dec("0.1"));
+    CHECK(c.rebalance.drift_threshold == Approx(0.05));
+    CHECK(c.rebalance.min_interval_days == 30);
+    CHECK(c.orders.planner.cash_reserve == dec("0.005"));
+    CHECK(c.orders.planner.min_order_notional == dec("10"));
+    CHECK(c.risk.max_order_fraction == dec("0.5"));
+    CHECK(c.risk.max_position_fraction == dec("0.6"));
+    CHECK(c.schedule.rebalance.to_string() == "16:50");
+    CHECK(c.sim.initial_cash == dec("100000"));
+    CHECK(c.sim.data_dir.is_absolute());
+    CHECK(fs::is_directory(c.sim.data_dir));  // the bundled history
+    CHECK_FALSE(c.env_file);
+}
+
+TEST_CASE("missing sections and keys take the documented defaults", "[daemon][config]") {
+    const auto r = load_fixture("good_minimal.toml");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    const auto& c = *r.config;
+    const Config defaults;
+    CHECK(c.mode == Mode::sim);
+    CHECK(c.strategy.name == "all-weather");
+    CHECK(c.rebalance.drift_threshold == defaults.rebalance.drift_threshold);
+    CHECK(c.rebalance.calendar == defaults.rebalance.calendar);
+    CHECK(c.orders.planner.qty_decimals == 6);
+    CHECK(c.orders.planner.cash_reserve == defaults.orders.planner.cash_reserve);
+    CHECK(c.risk.max_position_fraction == defaults.risk.max_position_fraction);
+    CHECK(c.schedule.data_update.to_string() == "16:30");
+    CHECK(c.sim.slippage_bps == 5.0);
+    CHECK(c.sim.fill == FillModel::next_open);
+    CHECK(c.sim.price_field == PriceField::adj_close);
+    CHECK(c.journal == (kDir / "ballast.db").lexically_normal());
+    CHECK(c.sim.data_dir == (kDir / "data").lexically_normal());
+    CHECK(c.sim.state_file == (kDir / "ballast.db.sim.json").lexically_normal());
+    CHECK_FALSE(c.sim.start);
+}
+
+TEST_CASE("relative paths resolve against the config file's directory", "[daemon][config]") {
+    const auto r = load_text(
+        "journal = \"../var/journal.db\"\n",
+        "[sim]\ndata_dir = \"prices\"\nstate_file = \"/var/lib/ballast/sim.json\"\n");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    CHECK(r.config->source == fs::path("/srv/ballast/config.toml"));
+    CHECK(r.config->journal == fs::path("/srv/var/journal.db"));
+    CHECK(r.config->sim.data_dir == fs::path("/srv/ballast/prices"));
+    CHECK(r.config->sim.state_file == fs::path("/var/lib/ballast/sim.json"));
+
+    // The default state file follows the journal.
+    const auto d = load_text("journal = \"state/j.db\"\n");
+    REQUIRE(d.config);
+    CHECK(d.config->sim.state_file == fs::path("/srv/ballast/state/j.db.sim.json"));
+
+    const auto p = load_fixture("good_paper.toml", kKeys);
+    REQUIRE(p.config);
+    CHECK(p.config->journal == (kDir / "state/paper.db").lexically_normal());
+    CHECK(*p.config->env_file == (kDir / "good_paper.env").lexically_normal());
+}
+
+TEST_CASE("numbers may be integers or floats; percents become exact fractions", "[daemon][config]") {
+    const auto r = load_config_string(
+        "[strategy.weights]\nA = 33.333333\nB = 33.333333\nC = 33.333334\n"
+        "[rebalance]\ndrift_threshold = 7\n"
+        "[orders]\nmin_order_notional = 12.5\ncash_reserve = 1\n"
+        "[sim]\ninitial_cash = 2500.75\nstart = 2010-01-04\nend = \"2020-12-31\"\n"
+        "[schedule]\ndata_update = 09:00:00\n",
+        "x.toml", {});
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    const auto& c = *r.config;
+    CHECK(c.strategy.weights.at("A") == dec("0.33333333"));
+    CHECK(c.strategy.weights.at("C") == dec("0.33333334"));
+    CHECK(c.rebalance.drift_threshold == Approx(0.07));
+    CHECK(c.orders.planner.min_order_notional == dec("12.5"));
+    CHECK(c.orders.planner.cash_reserve == dec("0.01"));
+    CHECK(c.sim.initial_cash == dec("2500.75"));
+    CHECK(c.sim.start->to_string() == "2010-01-04");
+    CHECK(c.sim.end->to_string() == "2020-12-31");
+    CHECK(c.schedule.data_update.to_string() == "09:00");
+}
+
+TEST_CASE("unknown key is reported with a suggestion", "[daemon][config]") {
+    const auto r = load_fixture("bad_unknown_key.toml");
+    REQUIRE_FALSE(r.config);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == at("bad_unknown_key.toml", "8:1") +
+                                     "rebalance.drift_treshold: unknown key; did you mean 'drift_threshold'?");
+
+    const auto t = load_fixture("bad_unknown_table.toml");
+    REQUIRE(t.errors.size() == 1);
+    CHECK(t.errors[0].message ==
+          at("bad_unknown_table.toml", "7:2") + "rebalanse: unknown table; did you mean 'rebalance'?");
+
+    // Nothing close: no suggestion.
+    const auto n = load_text("[orders]\nzzzzzzzz = 1\n");
+    REQUIRE(n.errors.size() == 1);
+    CHECK(n.errors[0].message == "/srv/ballast/config.toml:2:1: orders.zzzzzzzz: unknown key");
+}
+
+TEST_CASE("wrong type names the value found and the type expected", "[daemon][config]") {
+    const auto r = load_fixture("bad_wrong_type.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message ==
+          at("bad_wrong_type.toml", "8:21") + "rebalance.min_interval_days: expected an integer, found string \"30\"");
+
+    const auto s = load_text("", "[orders]\nfractional = \"no\"\nmin_order_notional = \"10\"\n[risk]\nmax_order_pct = [1]\n");
+    CHECK(has(s, ":7:14: orders.fractional: expected a boolean (true or false), found string \"no\""));
+    CHECK(has(s, ":8:22: orders.min_order_notional: expected a number, found string \"10\""));
+    CHECK(has(s, ":10:17: risk.max_order_pct: expected a number, found an array"));
+
+    const auto t = load_config_string("rebalance = 5\n", "x.toml", {});
+    CHECK(has(t, "x.toml:1:13: rebalance: expected a table, found integer 5"));
+}
+
+TEST_CASE("weights must sum to 100 percent", "[daemon][config]") {
+    const auto r = load_fixture("bad_weights_sum.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message ==
+          at("bad_weights_sum.toml", "1:1") + "strategy.weights: weights sum to 95.00%, expected 100% (±0.01%)");
+
+    // Within the tolerance is fine.
+    CHECK(load_config_string("[strategy.weights]\nA = 50.005\nB = 50\n", "x.toml", {}).config);
+    CHECK_FALSE(load_config_string("[strategy.weights]\nA = 50.02\nB = 50\n", "x.toml", {}).config);
+}
+
+TEST_CASE("each weight is in (0, 100] and within the position limit", "[daemon][config]") {
+    const auto r = load_fixture("bad_weight_range.toml");
+    REQUIRE(r.errors.size() == 3);
+    CHECK(r.errors[0].message ==
+          at("bad_weight_range.toml", "2:7") + "strategy.weights.VTI: expected a percentage in (0, 100], found 120");
+    CHECK(r.errors[1].message ==
+          at("bad_weight_range.toml", "3:7") + "strategy.weights.TLT: expected a percentage in (0, 100], found -10");
+
+    CHECK(has(load_config_string("[strategy.weights]\nA = 0\nB = 100\n", "x.toml", {}),
+              "x.toml:2:5: strategy.weights.A: expected a percentage in (0, 100], found 0"));
+
+    const auto l = load_fixture("bad_weight_over_limit.toml");
+    REQUIRE(l.errors.size() == 1);
+    CHECK(l.errors[0].message == at("bad_weight_over_limit.toml", "2:7") +
+                                     "strategy.weights.VTI: weight 70% exceeds risk.max_position_pct 60% (line 6)");
+}
+
+TEST_CASE("symbols must look like uppercase tickers", "[daemon][config]") {
+    const auto r = load_fixture("bad_symbol.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == at("bad_symbol.toml", "2:1") +
+                                     "strategy.weights.\"BRK/B\": expected a ticker symbol of 1-10 uppercase "
+                                     "characters A-Z 0-9 . -, found \"BRK/B\"");
+    CHECK(load_config_string("[strategy.weights]\n\"BRK.B\" = 50\nBF-B = 50\n", "x.toml", {}).config);
+    CHECK(has(load_config_string("[strategy.weights]\nABCDEFGHIJK = 100\n", "x.toml", {}), "ABCDEFGHIJK"));
+
+    const auto m = load_fixture("bad_missing_weights.toml");
+    REQUIRE(m.errors.size() == 1);
+    CHECK(m.errors[0].message.starts_with(at("bad_missing_weights.toml", "3:1") + "strategy.weights: missing"));
+    CHECK(has(load_config_string("", "empty.toml", {}), "empty.toml:1:1: strategy.weights: missing"));
+}
+
+TEST_CASE("duplicate symbols are rejected, also case-insensitively", "[daemon][config]") {
+    // TOML itself: toml++'s parse error in file:line:column form.
+    const auto r = load_fixture("bad_duplicate_symbol.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message.starts_with(at("bad_duplicate_symbol.toml", "5:7")));
+    CHECK(r.errors[0].message.find("'VTI'") != std::string::npos);
+
+    const auto c = load_fixture("bad_duplicate_symbol_case.toml");
+    REQUIRE_FALSE(c.config);
+    CHECK(has(c, at("bad_duplicate_symbol_case.toml", "5:1") +
+                     "strategy.weights.vti: duplicate symbol: \"vti\" repeats \"VTI\" (line 2)"));
+}
+
+TEST_CASE("negative thresholds are rejected", "[daemon][config]") {
+    const auto r = load_fixture("bad_negative_threshold.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == at("bad_negative_threshold.toml", "8:19") +
+                                     "rebalance.drift_threshold: expected a percentage in (0, 100], found -5");
+    CHECK(has(load_text("", "[orders]\nmin_order_notional = -1\n"),
+              ":7:22: orders.min_order_notional: expected an amount in dollars in [0, 1000000], found -1"));
+    CHECK(has(load_text("", "[sim]\ncommission_per_order = -0.5\n"), "sim.commission_per_order"));
+    CHECK(has(load_text("", "[rebalance]\nmin_interval_days = -1\n"),
+              "rebalance.min_interval_days: expected an integer in 0..3660, found -1"));
+}
+
+TEST_CASE("out-of-range values name the range", "[daemon][config]") {
+    const auto r = load_fixture("bad_range_threshold.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == at("bad_range_threshold.toml", "8:19") +
+                                     "rebalance.drift_threshold: expected a percentage in (0, 100], found 150");
+
+    const auto m = load_text("", "[orders]\nqty_decimals = 10\ncash_reserve = 50\n"
+                                 "[risk]\nmax_order_pct = 0\nmax_position_pct = 100.5\n"
+                                 "[sim]\nslippage_bps = 1001\ncommission_bps = 1e9\ninitial_cash = 0\n"
+                                 "[rebalance]\nmin_interval_days = 3661\n");
+    CHECK(has(m, ":7:16: orders.qty_decimals: expected an integer in 0..9, found 10"));
+    CHECK(has(m, ":8:16: orders.cash_reserve: expected a percentage in [0, 50), found 50"));
+    CHECK(has(m, ":10:17: risk.max_order_pct: expected a percentage in (0, 100], found 0"));
+    CHECK(has(m, ":11:20: risk.max_position_pct: expected a percentage in (0, 100], found 100.5"));
+    CHECK(has(m, ":13:16: sim.slippage_bps: expected basis points in [0, 1000], found 1001"));
+    CHECK(has(m, ":14:18: sim.commission_bps: expected basis points in [0, 1000], found 1000000000"));
+    CHECK(has(m, ":15:16: sim.initial_cash: expected an amount in dollars in (0, 1000000000], found 0"));
+    CHECK(has(m, ":17:21: rebalance.min_interval_days: expected an integer in 0..3660, found 3661"));
+    CHECK(m.errors.size() == 8);
+    // In file order.
+    CHECK(m.errors.front().message.find("qty_decimals") != std::string::npos);
+    CHECK(m.errors.back().message.find("min_interval_days") != std::string::npos);
+
+    CHECK(has(load_text("", "[sim]\nslippage_bps = nan\n"), "sim.slippage_bps: expected basis points in [0, 1000], found nan"));
+}
+
+TEST_CASE("malformed times are rejected", "[daemon][config]") {
+    const auto r = load_fixture("bad_time.toml");
+    REQUIRE(r.errors.size() == 2);
+    CHECK(r.errors[0].message == at("bad_time.toml", "8:15") +
+                                     "schedule.data_update: expected a time \"HH:MM\" (00:00 to 23:59), found string \"25:00\"");
+    CHECK(r.errors[1].message == at("bad_time.toml", "9:11") +
+                                     "schedule.signals: expected a time \"HH:MM\" (00:00 to 23:59), found string \"4pm\"");
+    CHECK(has(load_text("", "[schedule]\nrebalance = 16:50:30\n"), "found time 16:50:30"));
+    CHECK(has(load_text("", "[schedule]\nrebalance = 1650\n"), "found integer 1650"));
+}
+
+TEST_CASE("job times must be strictly increasing", "[daemon][config]") {
+    const auto r = load_fixture("bad_time_order.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message ==
+          at("bad_time_order.toml", "9:11") +
+              "schedule.signals: signals at 16:20 must be later than data_update at 16:30 (jobs run data_update < "
+              "signals < rebalance)");
+    // Equal times, and a clash with a default.
+    CHECK(has(load_text("", "[schedule]\nsignals = \"16:50\"\n"), ":7:11: schedule.signals: signals at 16:50 must be earlier than rebalance at 16:50 (the default)"));
+    CHECK(load_text("", "[schedule]\ndata_update = \"07:00\"\nsignals = \"07:10\"\nrebalance = \"09:45\"\n").config);
+}
+
+TEST_CASE("bad enum values list the choices", "[daemon][config]") {
+    const auto r = load_fixture("bad_enum.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == at("bad_enum.toml", "1:8") + "mode: expected one of sim, paper, live; found \"papr\"");
+    const auto m = load_text("", "[rebalance]\ncalendar = \"yearly\"\ndrift_mode = \"abs\"\n"
+                                 "[sim]\nfill = \"open\"\nprice_field = \"adjclose\"\n"
+                                 "[schedule]\ntimezone = \"UTC\"\n");
+    CHECK(has(m, "rebalance.calendar: expected one of drift, daily, weekly, monthly, quarterly, annual; found \"yearly\""));
+    CHECK(has(m, "rebalance.drift_mode: expected one of absolute, relative; found \"abs\""));
+    CHECK(has(m, "sim.fill: expected one of next_open, close; found \"open\""));
+    CHECK(has(m, "sim.price_field: expected one of close, adj_close; found \"adjclose\""));
+    CHECK(has(m, "schedule.timezone: expected one of America/New_York; found \"UTC\""));
+}
+
+TEST_CASE("bad dates and an inverted window are rejected", "[daemon][config]") {
+    const auto r = load_fixture("bad_date.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message ==
+          at("bad_date.toml", "8:9") + "sim.start: expected a date \"YYYY-MM-DD\", found string \"2006-13-01\"");
+    const auto o = load_fixture("bad_date_order.toml");
+    REQUIRE(o.errors.size() == 1);
+    CHECK(o.errors[0].message ==
+          at("bad_date_order.toml", "9:7") + "sim.end: 2006-02-06 is before sim.start 2025-03-06; expected start <= end");
+}
+
+TEST_CASE("secrets in the file are rejected without echoing them", "[daemon][config]") {
+    const auto r = load_fixture("bad_secret.toml");
+    REQUIRE_FALSE(r.config);
+    const std::string help =
+        "secrets must not be in config.toml; set APCA_API_KEY_ID / APCA_API_SECRET_KEY / BALLAST_HEALTHCHECK_URL / "
+        "BALLAST_WEBHOOK_URL in the environment or in the env_file";
+    CHECK(has(r, at("bad_secret.toml", "2:1") + "api_key: " + help));
+    CHECK(has(r, at("bad_secret.toml", "11:1") + "alerts.webhook_url: " + help));
+    CHECK(all_messages(r).find("SHOULDNEVERBEPRINTED") == std::string::npos);
+
+    // Every credential-looking name, wherever it is, whatever its type.
+    const std::string value = "hunter2-do-not-print";
+    for (const std::string key : {"key_id", "secret", "secret_key", "token", "password", "healthcheck_url",
+                                  "webhook_url", "APCA_API_KEY_ID", "apca_api_secret_key", "my_token", "db_password"}) {
+        const auto line = key + " = \"" + value + "\"\n";
+        for (const std::string& doc : {line + kWeights, kWeights + line, kWeights + ("[sim]\n" + line)}) {
+            const auto s = load_config_string(doc, "x.toml", {});
+            INFO(doc);
+            CHECK(has(s, key + ": secrets must not be in config.toml"));
+            CHECK(all_messages(s).find(value) == std::string::npos);
+        }
+    }
+    // Nor in a TOML syntax error (toml++ may quote the offending token).
+    for (const std::string line : {"api_key = 123456789abc", "alpaca.secret = 1e4000", "password = 'abc"}) {
+        const auto p = load_config_string(line + "\n", "x.toml", {});
+        INFO(line);
+        REQUIRE(p.errors.size() == 1);
+        CHECK(p.errors[0].message.starts_with("x.toml:1:"));
+        CHECK(p.errors[0].message.find("secrets must not be in config.toml") != std::string::npos);
+        CHECK(p.errors[0].message.find(line.substr(line.find('=') + 2)) == std::string::npos);
+    }
+    // Not even as a wrong type or in an unknown table.
+    const auto n = load_config_string(std::string(kWeights) + "[alpaca]\nsecret_key = 12345678\n", "x.toml", {});
+    CHECK(all_messages(n).find("12345678") == std::string::npos);
+}
+
+TEST_CASE("paper and live need the Alpaca keys", "[daemon][config]") {
+    const auto r = load_fixture("bad_paper_no_keys.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message ==
+          at("bad_paper_no_keys.toml", "2:8") +
+              "mode: mode \"paper\" needs APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment or in the "
+              "env_file; not set: APCA_API_KEY_ID, APCA_API_SECRET_KEY");
+
+    CHECK(load_fixture("bad_paper_no_keys.toml", kKeys).config);
+    const auto half = load_text("mode = \"live\"\n", "", {{"APCA_API_KEY_ID", "PK1"}});
+    REQUIRE(half.errors.size() == 1);
+    CHECK(half.errors[0].message.ends_with("not set: APCA_API_SECRET_KEY"));
+    CHECK(all_messages(half).find("PK1") == std::string::npos);
+    // sim needs nothing.
+    CHECK(load_text("mode = \"sim\"\n").config);
+}
+
+TEST_CASE("env file: keys come from it, the environment wins", "[daemon][config]") {
+    const auto r = load_fixture("good_paper.toml");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    const auto& s = r.config->secrets;
+    CHECK(s.alpaca_key_id == "PKTESTKEYID0000000000");
+    CHECK(s.alpaca_secret_key == "test-secret-value-do-not-print");
+    CHECK(s.healthcheck_url == "https://hc-ping.com/00000000-0000-0000-0000-000000000000");
+    CHECK_FALSE(s.webhook_url);
+
+    const auto e = load_fixture("good_paper.toml", {{"APCA_API_KEY_ID", "PKFROMENV"}, {"APCA_API_SECRET_KEY", ""},
+                                                    {"BALLAST_WEBHOOK_URL", "https://hooks.example/x"}});
+    REQUIRE(e.config);
+    CHECK(e.config->secrets.alpaca_key_id == "PKFROMENV");
+    CHECK(e.config->secrets.alpaca_secret_key == "test-secret-value-do-not-print");  // empty env does not hide it
+    CHECK(e.config->secrets.webhook_url == "https://hooks.example/x");
+}
+
+TEST_CASE("env file: a missing file names its path", "[daemon][config]") {
+    const auto r = load_fixture("bad_env_file_missing.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == at("bad_env_file_missing.toml", "1:12") + "env_file: cannot read env file \"" +
+                                     (kDir / "does_not_exist.env").string() + "\": No such file or directory");
+}
+
+TEST_CASE("env file: a malformed line is reported by number, not content", "[daemon][config]") {
+    const auto r = load_fixture("bad_env_file_malformed.toml");
+    REQUIRE(r.errors.size() == 2);
+    const auto env_path = (kDir / "bad_malformed.env").string();
+    CHECK(r.errors[0].message == env_path + ":2: expected KEY=VALUE");
+    CHECK(r.errors[1].message == env_path + ":3: expected KEY=VALUE");
+    CHECK(all_messages(r).find("SUPERSECRETVALUE123") == std::string::npos);
+    CHECK(all_messages(r).find("unterminated") == std::string::npos);
+}
+
+TEST_CASE("env file syntax", "[daemon][config]") {
+    const auto f = detail::parse_env_file(
+        "# comment\n\n  # indented comment\nA=1\nexport B = two words \nC=\"quoted # not a comment\"\nD='single'\n"
+        "E=\nF=a=b\r\nA=override\nbad line\n1X=3\nG=\"mismatch'\n=novalue\nexportH=1");
+    CHECK(f.values.at("A") == "override");
+    CHECK(f.values.at("B") == "two words");
+    CHECK(f.values.at("C") == "quoted # not a comment");
+    CHECK(f.values.at("D") == "single");
+    CHECK(f.values.at("E").empty());
+    CHECK(f.values.at("F") == "a=b");
+    CHECK(f.values.at("exportH") == "1");
+    CHECK(f.malformed_lines == std::vector<int>{11, 12, 13, 14});
+}
+
+TEST_CASE("a missing config file is one error naming it", "[daemon][config]") {
+    const auto path = kDir / "does_not_exist.toml";
+    const auto r = load_config(path, {});
+    REQUIRE_FALSE(r.config);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == path.string() + ": cannot read config file: No such file or directory");
+    CHECK(load_config(kDir, {}).errors.at(0).message == kDir.string() + ": cannot read config file: is a directory");
+}
+
+TEST_CASE("a TOML syntax error is one error with line and column", "[daemon][config]") {
+    const auto r = load_fixture("bad_syntax.toml");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message.starts_with(at("bad_syntax.toml", "1:12")));
+    const auto j = load_fixture("bad_not_toml.toml");
+    REQUIRE(j.errors.size() == 1);
+    CHECK(j.errors[0].message.starts_with(at("bad_not_toml.toml", "1:1")));
+}
+
+TEST_CASE("every bad fixture fails and every good one loads", "[daemon][config]") {
+    for (const auto& entry : fs::directory_iterator(kDir)) {
+        const auto name = entry.path().filename().string();
+        if (entry.path().extension() != ".toml") continue;
+        const auto r = load_config(entry.path(), {});
+        INFO(name << "\n" << all_messages(r));
+        if (name.starts_with("bad_")) {
+            CHECK_FALSE(r.config);
+            CHECK_FALSE(r.errors.empty());
+        } else {
+            CHECK(r.config);
+        }
+    }
+}
+
+TEST_CASE("the effective config redacts secrets and loads again", "[daemon][config]") {
+    const auto r = load_fixture("good_paper.toml");
+    REQUIRE(r.config);
+    const auto text = render_effective_config(*r.config);
+    CHECK(text.find("test-secret-value-do-not-print") == std::string::npos);
+    CHECK(text.find("PKTESTKEYID0000000000") == std::string::npos);
+    CHECK(text.find("hc-ping.com") == std::string::npos);
+    CHECK(text.find("# APCA_API_SECRET_KEY = \"<set, redacted>\"") != std::string::npos);
+    CHECK(text.find("# BALLAST_WEBHOOK_URL = \"<not set>\"") != std::string::npos);
+    CHECK(text.find("VTI = 40\n") != std::string::npos);
+    CHECK(text.find("cash_reserve = 0.5") != std::string::npos);
+    CHECK(text.find("journal = \"" + (kDir / "state/paper.db").lexically_normal().string() + "\"") != std::string::npos);
+
+    // Valid TOML that gives back the same configuration.
+    const auto again = load_config_string(text, kDir / "rendered.toml", kKeys);
+    INFO(text << "\n" << all_messages(again));
+    REQUIRE(again.config);
+    const auto& a = *again.config;
+    const auto& b = *r.config;
+    CHECK(a.mode == b.mode);
+    CHECK(a.journal == b.journal);
+    CHECK(a.env_file == b.env_file);
+    CHECK(a.strategy.weights == b.strategy.weights);
+    CHECK(a.rebalance.drift_threshold == b.rebalance.drift_threshold);
+    CHECK(a.orders.planner.cash_reserve == b.orders.planner.cash_reserve);
+    CHECK(a.risk.max_order_fraction == b.risk.max_order_fraction);
+    CHECK(a.schedule.signals == b.schedule.signals);
+    CHECK(a.sim.data_dir == b.sim.data_dir);
+    CHECK(a.sim.state_file == b.sim.state_file);
+    CHECK(a.sim.initial_cash == b.sim.initial_cash);
+}
