@@ -172,13 +172,9 @@ int cmd_demo(const DemoOptions& options) {
     }
     auto log = make_logger(options.common.verbose);
     log->set_level(options.common.verbose ? spdlog::level::debug : spdlog::level::err);
-    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
-    auto market = load_market_or_report(*config, strategy);
-    if (!market) return kExitData;
-
-    // The replay window: the config's, narrowed by --from/--to, within the common data.
-    std::optional<core::Date> first = config->sim.start ? config->sim.start : market->first_common_date();
-    std::optional<core::Date> last = config->sim.end ? config->sim.end : market->last_common_date();
+    // The replay window: --from/--to, else the config's, else the symbols' common data.
+    std::optional<core::Date> first = config->sim.start;
+    std::optional<core::Date> last = config->sim.end;
     for (auto [text, slot, name] : {std::tuple{&options.from, &first, "--from"}, {&options.to, &last, "--to"}}) {
         if (!*text) continue;
         const auto d = core::Date::parse(**text);
@@ -188,6 +184,11 @@ int cmd_demo(const DemoOptions& options) {
         }
         *slot = d;
     }
+    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
+    auto market = load_market_or_report(*config, strategy);
+    if (!market) return kExitData;
+    if (!first) first = market->first_common_date();
+    if (!last) last = market->last_common_date();
     if (!first || !last || *first > *last) {
         std::cerr << "ballast demo: no sessions to replay (window " << (first ? first->to_string() : "?") << " .. "
                   << (last ? last->to_string() : "?") << ")\n";
@@ -218,6 +219,7 @@ int cmd_demo(const DemoOptions& options) {
     int failed_sessions = 0;
     std::string first_failure;
     core::Decimal year_start_equity = config->sim.initial_cash;
+    JobStats year_start_stats;
     net::io_context io;
     run_on_io(io, [&]() -> awaitable<void> {
         storage::EquityRepository equity(*journal);
@@ -232,11 +234,13 @@ int cmd_demo(const DemoOptions& options) {
                 const auto latest = equity.latest();
                 const core::Decimal value = latest ? latest->equity : year_start_equity;
                 const double ret = value.to_double() / year_start_equity.to_double() - 1.0;
-                std::printf("  %d  equity %14s  %8s  rebalances %3d  orders %4d\n", sessions[i].year(),
-                            core::format_money(value).c_str(), pct(ret, true).c_str(), jobs.stats().rebalances,
-                            jobs.stats().orders);
+                std::printf("  %d  equity %14s  %8s  rebalances %2d  orders %3d\n", sessions[i].year(),
+                            core::format_money(value).c_str(), pct(ret, true).c_str(),
+                            jobs.stats().rebalances - year_start_stats.rebalances,
+                            jobs.stats().orders - year_start_stats.orders);
                 std::fflush(stdout);
                 year_start_equity = value;
+                year_start_stats = jobs.stats();
             }
         }
     });
@@ -280,10 +284,6 @@ int cmd_once(const OnceOptions& options) {
                   << "\" needs the Alpaca client, which this build does not have yet; use mode = \"sim\"\n";
         return kExitConfig;
     }
-    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
-    auto market = load_market_or_report(*config, strategy);
-    if (!market) return kExitData;
-
     // The session: --session, or the latest session whose close has passed (capped, in
     // sim mode, at the end of the bundled data).
     core::Date session;
@@ -294,7 +294,11 @@ int cmd_once(const OnceOptions& options) {
             return kExitUsage;
         }
         session = *d;
-    } else {
+    }
+    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
+    auto market = load_market_or_report(*config, strategy);
+    if (!market) return kExitData;
+    if (!options.session) {
         const auto ny = core::utc_to_ny(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
         session = core::is_trading_day(ny.date) && ny.time.minutes >= 16 * 60 ? ny.date
                                                                                 : core::previous_trading_day(ny.date);

@@ -118,7 +118,7 @@ TEST_CASE("relative paths resolve against the config file's directory", "[daemon
     CHECK(*p.config->env_file == (kDir / "good_paper.env").lexically_normal());
 }
 
-TEST_CASE("numbers may be integers or floats; percents become exact fractions", "[daemon][config]") {
+TEST_CASE("numbers may be integers or floats and percents become exact fractions", "[daemon][config]") {
     const auto r = load_config_string(
         "[strategy.weights]\nA = 33.333333\nB = 33.333333\nC = 33.333334\n"
         "[rebalance]\ndrift_threshold = 7\n"
@@ -184,7 +184,7 @@ TEST_CASE("weights must sum to 100 percent", "[daemon][config]") {
     CHECK_FALSE(load_config_string("[strategy.weights]\nA = 50.02\nB = 50\n", "x.toml", {}).config);
 }
 
-TEST_CASE("each weight is in (0, 100] and within the position limit", "[daemon][config]") {
+TEST_CASE("each weight is above 0 and at most 100 and within the position limit", "[daemon][config]") {
     const auto r = load_fixture("bad_weight_range.toml");
     REQUIRE(r.errors.size() == 3);
     CHECK(r.errors[0].message ==
@@ -216,7 +216,7 @@ TEST_CASE("symbols must look like uppercase tickers", "[daemon][config]") {
     CHECK(has(load_config_string("", "empty.toml", {}), "empty.toml:1:1: strategy.weights: missing"));
 }
 
-TEST_CASE("duplicate symbols are rejected, also case-insensitively", "[daemon][config]") {
+TEST_CASE("duplicate symbols are rejected also case-insensitively", "[daemon][config]") {
     // TOML itself: toml++'s parse error in file:line:column form.
     const auto r = load_fixture("bad_duplicate_symbol.toml");
     REQUIRE(r.errors.size() == 1);
@@ -368,7 +368,7 @@ TEST_CASE("paper and live need the Alpaca keys", "[daemon][config]") {
     CHECK(load_text("mode = \"sim\"\n").config);
 }
 
-TEST_CASE("env file: keys come from it, the environment wins", "[daemon][config]") {
+TEST_CASE("env file: keys come from it and the environment wins", "[daemon][config]") {
     const auto r = load_fixture("good_paper.toml");
     INFO(all_messages(r));
     REQUIRE(r.config);
@@ -393,7 +393,7 @@ TEST_CASE("env file: a missing file names its path", "[daemon][config]") {
                                      (kDir / "does_not_exist.env").string() + "\": No such file or directory");
 }
 
-TEST_CASE("env file: a malformed line is reported by number, not content", "[daemon][config]") {
+TEST_CASE("env file: a malformed line is reported by number and not content", "[daemon][config]") {
     const auto r = load_fixture("bad_env_file_malformed.toml");
     REQUIRE(r.errors.size() == 2);
     const auto env_path = (kDir / "bad_malformed.env").string();

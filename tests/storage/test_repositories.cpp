@@ -112,21 +112,21 @@ TEST_CASE_METHOD(Fixture, "bars upsert, range, on_date and last_date", "[storage
     CHECK(bars.count() == 4);
 }
 
-TEST_CASE_METHOD(Fixture, "a million bars upsert quickly", "[storage][repo][perf]") {
+TEST_CASE_METHOD(Fixture, "a bulk upsert stores every bar in one go", "[storage][repo]") {
+    // Speed is measured by tests/bench/bench_ingest, not asserted here.
     std::vector<core::Bar> many;
-    many.reserve(1'000'000);
-    for (int s = 0; s < 100; ++s) {
+    for (int s = 0; s < 20; ++s) {
         const std::string symbol = "S" + std::to_string(s);
-        for (int d = 0; d < 10'000; ++d) many.push_back(bar(symbol, Date::from_days(d), 100 + d % 7));
+        for (int d = 0; d < 5'000; ++d) many.push_back(bar(symbol, Date::from_days(d), 100 + d % 7));
     }
     storage::BarRepository bars(*j);
-    const auto start = std::chrono::steady_clock::now();
-    bars.upsert(many, "bench");
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double rate = static_cast<double>(many.size()) / seconds;
-    WARN("upserted 1,000,000 bars in " << seconds << " s (" << static_cast<long>(rate) << " bars/s)");
-    CHECK(bars.count() == 1'000'000);
-    CHECK(rate >= 100'000);  // ~500k/s in debug; this catches a lost transaction
+    bars.upsert(many, "bulk");
+    CHECK(bars.count() == 100'000);
+    bars.upsert(many, "bulk");  // idempotent
+    CHECK(bars.count() == 100'000);
+    const auto back = bars.range("S7", Date::from_days(10), Date::from_days(12));
+    REQUIRE(back.size() == 3);
+    CHECK(back[1].close == many[7 * 5'000 + 11].close);
 }
 
 TEST_CASE_METHOD(Fixture, "job runs: uniqueness, finish, skipped, orphans", "[storage][repo]") {
