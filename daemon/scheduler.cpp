@@ -74,6 +74,8 @@ awaitable<SessionOutcome> Scheduler::run_session(core::Date session, bool wait) 
         } else {
             if (out.failure.empty()) out.failure = std::string(name) + " failed: " + result.error;
             log_->error("{} {}: failed: {}", session.to_string(), name, result.error);
+            storage::HealthRepository(journal_).record(core::format_utc(clock_.now()), "scheduler", "job_failed",
+                                                       session.to_string() + " " + name + ": " + result.error);
         }
     }
     co_return out;

@@ -77,7 +77,8 @@ TEST_CASE("an upstream failure stops only that session's downstream jobs", "[dae
     CHECK(out_b.jobs_run == 3);
     CHECK(out_b.failure.empty());
     for (Job j : core::kJobs) CHECK(f.status(b, j) == "succeeded");
-    // The skip reason is journaled.
+    // The failure is a health event; the skip reason is journaled.
+    CHECK(storage::HealthRepository(*f.journal).count("job_failed") == 1);
     const auto skipped = storage::RunRepository(*f.journal).find_job(a, "rebalance");
     CHECK(skipped->error.find("signals was skipped") != std::string::npos);
 }
