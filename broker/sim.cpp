@@ -147,8 +147,9 @@ Result<bool> SimBroker::load_state() {
         (void)field;
         return d;
     };
-    if (!j.is_object() || j.value("version", 0) != 1) return bad("version", "1");
-    const auto cash = decimal(j.value("cash", nlohmann::json{}), "cash");
+    if (!j.is_object() || !j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != 1)
+        return bad("version", "the number 1");
+    const auto cash = j.contains("cash") ? decimal(j["cash"], "cash") : std::nullopt;
     if (!cash) return bad("cash", "a decimal string");
     cash_ = *cash;
     positions_.clear();

@@ -4,11 +4,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <stdexcept>
 
 namespace ballast::core {
 namespace {
 
-using i128 = __int128;
+__extension__ typedef __int128 i128;  // g++ extension: exact 128-bit intermediates
 
 constexpr std::int64_t pow10(int n) {
     std::int64_t p = 1;
@@ -128,7 +129,9 @@ Decimal Decimal::round_down(int digits) const {
 Decimal Decimal::round_half_away(int digits) const {
     assert(digits >= 0 && digits <= kScaleDigits);
     const std::int64_t unit = pow10(kScaleDigits - digits);
-    return from_raw(static_cast<std::int64_t>(div_round(raw_, unit) * unit));
+    auto n = narrow(div_round(raw_, unit) * unit);
+    if (!n) throw std::overflow_error("Decimal overflow rounding " + to_string());
+    return from_raw(*n);
 }
 
 std::optional<Decimal> Decimal::checked_add(Decimal a, Decimal b) {
@@ -150,24 +153,30 @@ std::optional<Decimal> Decimal::checked_div(Decimal a, Decimal b) {
     return from_raw(*n);
 }
 
+// The operators throw rather than return a wrong number: a caller that cannot size an
+// order exactly must not size it at all (the scheduler turns this into a failed job).
 Decimal operator+(Decimal a, Decimal b) {
     auto r = Decimal::checked_add(a, b);
-    assert(r && "Decimal overflow");
-    return r.value_or(Decimal{});
+    if (!r) throw std::overflow_error("Decimal overflow: " + a.to_string() + " + " + b.to_string());
+    return *r;
 }
 
-Decimal operator-(Decimal a, Decimal b) { return a + (-b); }
+Decimal operator-(Decimal a, Decimal b) {
+    auto n = narrow(static_cast<i128>(a.raw()) - b.raw());
+    if (!n) throw std::overflow_error("Decimal overflow: " + a.to_string() + " - " + b.to_string());
+    return Decimal::from_raw(*n);
+}
 
 Decimal operator*(Decimal a, Decimal b) {
     auto r = Decimal::checked_mul(a, b);
-    assert(r && "Decimal overflow");
-    return r.value_or(Decimal{});
+    if (!r) throw std::overflow_error("Decimal overflow: " + a.to_string() + " * " + b.to_string());
+    return *r;
 }
 
 Decimal operator/(Decimal a, Decimal b) {
     auto r = Decimal::checked_div(a, b);
-    assert(r && "Decimal division by zero or overflow");
-    return r.value_or(Decimal{});
+    if (!r) throw std::domain_error("Decimal division by zero or overflow: " + a.to_string() + " / " + b.to_string());
+    return *r;
 }
 
 std::string format_money(Decimal amount) {

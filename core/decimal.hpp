@@ -3,10 +3,9 @@
 //
 // A Decimal is an integer count of 1e-9 units (nano-units) held in an int64, so it
 // represents every value with at most 9 fractional digits exactly, up to about
-// ±9.2 billion. Arithmetic that would overflow, and division by zero, are reported
-// through the optional-returning checked_* functions; the operators assert on them
-// (they are used where the magnitudes are known to be small: share counts and
-// account-sized cash).
+// ±9.2 billion. Arithmetic that would overflow, and division by zero, return nullopt
+// from the checked_* functions; the operators throw std::overflow_error /
+// std::domain_error instead of ever producing a wrong value.
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -44,7 +43,7 @@ public:
     constexpr bool is_zero() const { return raw_ == 0; }
     constexpr bool is_negative() const { return raw_ < 0; }
     constexpr bool is_positive() const { return raw_ > 0; }
-    constexpr Decimal abs() const { return from_raw(raw_ < 0 ? -raw_ : raw_); }
+    Decimal abs() const { return raw_ < 0 ? -*this : *this; }
 
     // Rounding to `digits` fractional digits (0..9).
     Decimal round_down(int digits) const;     // toward zero
@@ -55,7 +54,7 @@ public:
 
     friend Decimal operator+(Decimal a, Decimal b);
     friend Decimal operator-(Decimal a, Decimal b);
-    friend constexpr Decimal operator-(Decimal a) { return from_raw(-a.raw_); }
+    friend Decimal operator-(Decimal a) { return Decimal{} - a; }
     // Product and quotient are rounded half away from zero to 9 fractional digits.
     friend Decimal operator*(Decimal a, Decimal b);
     friend Decimal operator/(Decimal a, Decimal b);

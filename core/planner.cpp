@@ -103,7 +103,8 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
         const Decimal price = prices.at(w.symbol);
         Decimal qty = (w.value * scale / price).round_down(qty_digits);
         // Rounding of the scale factor must not push the total over the cash.
-        while (qty.is_positive() && spent + qty * price > available) qty -= step;
+        if (spent + qty * price > available) qty = ((available - spent) / price).round_down(qty_digits);
+        while (qty.is_positive() && spent + qty * price > available) qty -= step;  // at most a step or two
         const Decimal notional = (qty * price).round_half_away(2);
         if (!qty.is_positive() || notional < config.min_order_notional) {
             plan.notes.push_back("buy " + w.symbol + " skipped: " + notional.to_string() +

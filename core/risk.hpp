@@ -20,9 +20,10 @@ struct RiskVerdict {
     std::string detail;  // human sentence
 };
 
-// Checks each order in plan order. A buy is checked against the position it would
-// create (current value + notional) at the plan's prices; sells reduce risk and are
-// only checked against the order size.
+// Checks each order in plan order. A buy is checked against the order size and the
+// position it would create (current value + notional) at the plan's prices. Sells only
+// reduce exposure and are not limited (a symbol dropped from the targets must be sold
+// in full, whatever its size).
 std::vector<RiskVerdict> check_risk(const Plan& plan, const AccountState& account, const Prices& prices,
                                     const RiskLimits& limits);
 

@@ -93,7 +93,12 @@ std::string now_utc() {
 // Runs `body` on a fresh io_context until it finishes; rethrows its exception.
 void run_on_io(net::io_context& io, std::function<awaitable<void>()> body) {
     std::exception_ptr failure;
-    net::co_spawn(io, std::move(body), [&](std::exception_ptr e) { failure = e; });
+    // On completion stop the context too: pending handlers (the signal set) must not keep
+    // a failed daemon alive.
+    net::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
+        failure = e;
+        io.stop();
+    });
     io.run();
     if (failure) std::rethrow_exception(failure);
 }

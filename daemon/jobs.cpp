@@ -146,7 +146,13 @@ void ChainJobs::record_update(std::int64_t order_id, const std::string& known_st
                              u.filled_avg_price, u.commission, u.reason},
                             complete ? "filled" : "partially_filled", u.broker_order_id);
     }
-    if (u.status == known_status || u.status == "filled") return;
+    if (u.status == known_status) return;
+    if (u.status == "filled") {
+        if (u.filled_qty <= known_filled)  // filled with no new quantity: still record the state
+            orders.append_event(order_id, {"filled", at, std::nullopt, std::nullopt, std::nullopt, u.reason}, "filled",
+                                u.broker_order_id);
+        return;
+    }
     if (u.status == "partially_filled" && u.filled_qty > known_filled) return;
     // accepted, new, canceled, expired, rejected ... recorded under the broker's name.
     orders.append_event(order_id, {u.status, at, std::nullopt, std::nullopt, std::nullopt, u.reason}, u.status,
@@ -254,10 +260,13 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     }
     const auto verdicts = core::check_risk(plan, account.value(), prices, config_.risk);
 
-    // 5. Journal each intent, then act (the plan lists sells before buys).
+    // 5. Journal each intent, then act (the plan lists sells before buys). Buys are sized on
+    //    the proceeds of every planned sell: if any sell is not accepted, no buy is sent.
     int sent = 0;
+    std::string buys_blocked;
     for (std::size_t leg = 0; leg < verdicts.size(); ++leg) {
         const auto& v = verdicts[leg];
+        if (v.order.side == core::Side::buy && !buys_blocked.empty()) break;
         storage::OrderIntent intent{client_order_id(dry_run_, session, job_run_id, leg),
                                     job_run_id,
                                     session,
@@ -271,10 +280,12 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
                                     core::format_utc(clock_.now())};
         const auto order_id = orders.record_intent(intent);
         const auto now = core::format_utc(clock_.now());
+        const bool sell = v.order.side == core::Side::sell;
         if (!v.approved) {
             orders.append_event(order_id, {"denied", now, std::nullopt, std::nullopt, std::nullopt, v.rule + ": " + v.detail},
                                 "denied");
             ++stats_.denied;
+            if (sell) buys_blocked = "sell " + v.order.symbol + " was denied (" + v.rule + ")";
             continue;
         }
         if (dry_run_) {
@@ -287,21 +298,36 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         const broker::OrderRequest request{intent.client_order_id, intent.symbol, intent.side, intent.qty};
         auto update = co_await broker_.submit(request);
         if (!update) {
-            orders.append_event(order_id,
-                                {"rejected", now, std::nullopt, std::nullopt, std::nullopt, update.error().message},
-                                "rejected");
-            ++stats_.rejected;
-            continue;
+            if (update.error().kind == broker::BrokerError::Kind::rejected) {
+                // A definite "no" from the broker: the order does not exist there.
+                orders.append_event(order_id,
+                                    {"rejected", now, std::nullopt, std::nullopt, std::nullopt, update.error().message},
+                                    "rejected");
+                ++stats_.rejected;
+                if (sell) buys_blocked = "sell " + v.order.symbol + " was rejected";
+                continue;
+            }
+            // Anything else (timeout, broken connection, ...) may or may not have reached the
+            // broker: the intent stays open for reconciliation by client_order_id, and nothing
+            // more is sent this session.
+            stats_.orders += sent;
+            co_return fail("submitting " + intent.client_order_id + ": " + update.error().message +
+                           "; the order is left for reconciliation and no further order was sent");
         }
         orders.append_event(order_id, {"submitted", now, std::nullopt, std::nullopt, std::nullopt, ""}, "submitted",
                             update.value().broker_order_id);
         record_update(order_id, "submitted", Decimal{}, update.value());
+        if (update.value().status == "rejected") {
+            if (sell) buys_blocked = "sell " + v.order.symbol + " was rejected: " + update.value().reason;
+            continue;
+        }
         ++sent;
     }
     stats_.orders += sent;
     if (sent > 0) ++stats_.rebalances;
     std::string summary = decision.reason + "; " + std::to_string(sent) + " order(s) sent";
     if (dry_run_) summary = decision.reason + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
+    if (!buys_blocked.empty()) summary += "; buys not sent: " + buys_blocked;
     for (const auto& note : plan.notes) summary += "; " + note;
     co_return co_await finish(sent > 0 || dry_run_, summary, *measured.drift);
 }

@@ -372,7 +372,7 @@ std::optional<core::Date> SignalRepository::last_rebalance() {
         SQLite::Statement st(j_.db(),
                              "SELECT MAX(d.session_date) FROM rebalance_decisions d"
                              " WHERE d.rebalance = 1 AND EXISTS (SELECT 1 FROM orders o"
-                             " WHERE o.session_date = d.session_date AND o.status NOT IN ('denied', 'dry_run'))");
+                             " WHERE o.session_date = d.session_date AND (o.status NOT IN ('denied', 'dry_run', 'rejected', 'canceled', 'expired') OR CAST(o.filled_qty AS REAL) > 0))");
         if (!st.executeStep() || st.getColumn(0).isNull()) return std::nullopt;
         return detail::date_at(RowRef{j_, "rebalance_decisions", "of the latest rebalance"}, st, 0, "session_date");
     });

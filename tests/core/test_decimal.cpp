@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
+#include <stdexcept>
 
 #include "core/decimal.hpp"
 
@@ -43,4 +45,14 @@ TEST_CASE("Decimal arithmetic and rounding", "[core][decimal]") {
     CHECK_FALSE(Decimal::from_double(std::nan(""), 2).has_value());
     CHECK(ballast::core::format_money(d("1234567.891")) == "$1,234,567.89");
     CHECK(ballast::core::format_money(d("-5")) == "-$5.00");
+}
+
+TEST_CASE("Decimal operators throw instead of returning a wrong value", "[core][decimal]") {
+    const auto big = Decimal::parse("9000000000").value();
+    CHECK_THROWS_AS(big * big, std::overflow_error);
+    CHECK_THROWS_AS(big + big, std::overflow_error);
+    CHECK_THROWS_AS(-big - big, std::overflow_error);
+    CHECK_THROWS_AS(Decimal::from_int(1) / Decimal{}, std::domain_error);
+    CHECK_THROWS_AS(-Decimal::from_raw(std::numeric_limits<std::int64_t>::min()), std::overflow_error);
+    CHECK((big - big).is_zero());
 }

@@ -10,14 +10,14 @@
 #include <string>
 
 #include "storage/journal.hpp"
-#include "tests/storage/temp_dir.hpp"
+#include "../support/temp_dir.hpp"
 
 using namespace ballast;
 using storage::Journal;
 using storage::JournalError;
 using storage::OpenOptions;
-using storage::test::read_bytes;
-using storage::test::TempDir;
+using ballast::test::read_bytes;
+using ballast::test::TempDir;
 
 namespace {
 

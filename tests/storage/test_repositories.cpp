@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "storage/journal.hpp"
-#include "tests/storage/temp_dir.hpp"
+#include "../support/temp_dir.hpp"
 
 using namespace ballast;
 using core::Date;
@@ -15,7 +15,7 @@ using core::Decimal;
 using storage::Journal;
 using storage::JournalError;
 using storage::JobStatus;
-using storage::test::TempDir;
+using ballast::test::TempDir;
 
 namespace {
 

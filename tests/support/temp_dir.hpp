@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-namespace ballast::storage::test {
+namespace ballast::test {
 
 class TempDir {
 public:
@@ -17,7 +17,7 @@ public:
         static std::atomic<int> counter{0};
         const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
         path_ = std::filesystem::temp_directory_path() /
-                ("ballast-storage-" + std::to_string(::getpid()) + "-" + std::to_string(stamp) + "-" +
+                ("ballast-test-" + std::to_string(::getpid()) + "-" + std::to_string(stamp) + "-" +
                  std::to_string(counter++));
         std::filesystem::create_directories(path_);
     }
@@ -30,6 +30,7 @@ public:
 
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path file(const std::string& name) const { return path_ / name; }
+    std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
 private:
     std::filesystem::path path_;
@@ -40,4 +41,4 @@ inline std::string read_bytes(const std::filesystem::path& p) {
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-}  // namespace ballast::storage::test
+}  // namespace ballast::test

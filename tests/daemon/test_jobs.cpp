@@ -1,0 +1,128 @@
+// The rebalance job against a venue that misbehaves: the real ChainJobs, scheduler,
+// journal and sim broker, with a wrapper that rejects or loses submits.
+#include <catch2/catch.hpp>
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "../support/process.hpp"
+#include "broker/sim.hpp"
+#include "daemon/jobs.hpp"
+#include "storage/journal.hpp"
+
+using namespace ballast;
+using core::Date;
+using core::Decimal;
+
+namespace {
+
+Date day(const char* s) { return Date::parse(s).value(); }
+Decimal d(const char* s) { return Decimal::parse(s).value(); }
+
+core::Bar bar(const char* sym, const char* date, double p) {
+    return {sym, day(date), p, p + 1, p - 1, p, p, 1000};
+}
+
+// Delegates to the sim broker, but fails submits of one side in a chosen way.
+class FaultyBroker final : public broker::Broker {
+public:
+    FaultyBroker(broker::Broker& inner, core::Side side, broker::BrokerError::Kind kind)
+        : inner_(inner), side_(side), kind_(kind) {}
+    int submits = 0;
+    awaitable<broker::Result<core::AccountState>> account() override { co_return co_await inner_.account(); }
+    awaitable<broker::Result<broker::OrderUpdate>> submit(const broker::OrderRequest& order) override {
+        ++submits;
+        if (order.side == side_ && active) co_return broker::BrokerError{kind_, "injected failure"};
+        co_return co_await inner_.submit(order);
+    }
+    awaitable<broker::Result<broker::OrderUpdate>> order_by_client_id(const std::string& id) override {
+        co_return co_await inner_.order_by_client_id(id);
+    }
+    bool active = true;
+
+private:
+    broker::Broker& inner_;
+    core::Side side_;
+    broker::BrokerError::Kind kind_;
+};
+
+struct Fixture {
+    test::TempDir dir;
+    std::unique_ptr<storage::Journal> journal = storage::Journal::open(dir / "j.db");
+    std::shared_ptr<spdlog::logger> log = std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_st>());
+    std::shared_ptr<broker::SimMarket> market = broker::SimMarket::from_bars(
+        {{"AAA", {bar("AAA", "2024-01-02", 100), bar("AAA", "2024-01-03", 100), bar("AAA", "2024-01-04", 100)}},
+         {"BBB", {bar("BBB", "2024-01-02", 50), bar("BBB", "2024-01-03", 50), bar("BBB", "2024-01-04", 50)}}});
+    daemon::ReplayClock clock{core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{0})};
+    daemon::Config config;
+    std::unique_ptr<broker::SimBroker> sim;
+    core::FixedWeights strategy{"half-half", {{"AAA", d("0.5")}, {"BBB", d("0.5")}}};
+
+    Fixture() {
+        config.sim.price_field = core::PriceField::close;
+        config.rebalance.min_interval_days = 0;
+        config.orders.planner.cash_reserve = Decimal{};
+        config.risk.max_order_fraction = d("1");
+        config.risk.max_position_fraction = d("1");
+        // All in AAA: the plan sells AAA and buys BBB.
+        const auto state = dir / "sim.json";
+        test::write_file(state, R"({"version": 1, "cash": "0", "positions": {"AAA": "100"}, "orders": []})");
+        broker::SimBrokerConfig c;
+        c.fill = core::FillModel::close;
+        c.slippage_bps = 0;
+        c.price_field = core::PriceField::close;
+        c.state_file = state;
+        sim = std::make_unique<broker::SimBroker>(market, c, [this] { return clock.now(); });
+        REQUIRE(sim->load_state().value());
+    }
+
+    daemon::SessionOutcome run(broker::Broker& b, Date session) {
+        daemon::ChainJobs jobs(config, *journal, b, *market, strategy, clock, false, log);
+        const auto run_id = storage::RunRepository(*journal).start_run("test", "sim", "", "x");
+        daemon::Scheduler scheduler(clock, jobs, *journal, config.schedule, run_id, false, log);
+        daemon::SessionOutcome out;
+        net::io_context io;
+        net::co_spawn(io, [&]() -> awaitable<void> { out = co_await scheduler.run_session(session, true); }, net::detached);
+        io.run();
+        return out;
+    }
+    int rows(const std::string& sql) {
+        SQLite::Database db((dir / "j.db").string(), SQLite::OPEN_READONLY);
+        return db.execAndGet(sql).getInt();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a rejected sell stops the buys that needed its proceeds", "[daemon][jobs]") {
+    Fixture f;
+    FaultyBroker broker(*f.sim, core::Side::sell, broker::BrokerError::Kind::rejected);
+    const auto out = f.run(broker, day("2024-01-02"));
+    INFO(out.failure);
+    CHECK(out.failure.empty());
+    CHECK(broker.submits == 1);  // the sell only
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'buy'") == 0);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'sell' AND status = 'rejected'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM job_runs WHERE job = 'rebalance' AND detail LIKE '%buys not sent: sell AAA was rejected%'") == 1);
+    // Nothing traded, so it does not count as a rebalance: the next session tries again.
+    broker.active = false;
+    f.run(broker, day("2024-01-03"));
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'filled'") == 2);
+}
+
+TEST_CASE("a submit that may have reached the broker stays open and stops the session", "[daemon][jobs]") {
+    Fixture f;
+    FaultyBroker broker(*f.sim, core::Side::sell, broker::BrokerError::Kind::timeout);
+    const auto out = f.run(broker, day("2024-01-02"));
+    CHECK(out.failure.find("left for reconciliation") != std::string::npos);
+    CHECK(broker.submits == 1);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'intent'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'buy'") == 0);
+    // Next session: reconciliation finds the broker never had it, closes it, then trades.
+    broker.active = false;
+    f.run(broker, day("2024-01-03"));
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'canceled' AND session_date = '2024-01-02'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'filled' AND session_date = '2024-01-03'") == 2);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status NOT IN ('filled','canceled','rejected','denied')") == 0);
+}
