@@ -197,6 +197,16 @@ Result<bool> SimBroker::load_state() {
     return true;
 }
 
+std::vector<core::Symbol> SimBroker::held_in_state_file(const std::filesystem::path& file) {
+    std::vector<core::Symbol> out;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return out;
+    const auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_object() && j.contains("positions") && j["positions"].is_object())
+        for (const auto& [sym, q] : j["positions"].items()) out.push_back(sym);
+    return out;
+}
+
 std::optional<BrokerError> SimBroker::save_state() {
     if (!config_.state_file) return std::nullopt;
     nlohmann::json j;

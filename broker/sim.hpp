@@ -67,6 +67,9 @@ public:
     // Loads the state file when configured and present; a malformed file is an error
     // naming the file and the field. Without a file the account starts with initial_cash.
     Result<bool> load_state();
+    // The symbols held according to a state file (empty when it is missing or unreadable;
+    // load_state() reports the problem). Lets the market load their prices too.
+    static std::vector<core::Symbol> held_in_state_file(const std::filesystem::path& file);
 
     awaitable<Result<core::AccountState>> account() override;
     awaitable<Result<OrderUpdate>> submit(const OrderRequest& order) override;

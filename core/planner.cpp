@@ -64,7 +64,8 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
         const Decimal target_value = investable * weight;
         const std::string why = "weight " + pct2(current_value / plan.equity) + " -> target " + pct2(weight);
         if (!weight.is_positive()) {
-            const Decimal notional = (have * price).round_half_away(2);
+            // Proceeds are counted rounded down: expected cash is never overstated.
+            const Decimal notional = (have * price).round_down(2);
             plan.orders.push_back({s, Side::sell, have, price, notional, "not in the targets: sell all; " + why});
             cash += notional;
             continue;
@@ -72,7 +73,7 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
         const Decimal delta = target_value - current_value;
         if (delta.is_negative()) {
             Decimal qty = std::min((delta.abs() / price).round_down(qty_digits), have);
-            const Decimal notional = (qty * price).round_half_away(2);
+            const Decimal notional = (qty * price).round_down(2);
             if (qty.is_zero() || notional < config.min_order_notional) {
                 plan.notes.push_back("sell " + s + " skipped: " + notional.to_string() + " below the minimum order of " +
                                      config.min_order_notional.to_string());

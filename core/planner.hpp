@@ -33,7 +33,7 @@ struct PlannedOrder {
     Side side = Side::buy;
     Decimal qty;        // > 0
     Decimal price;      // the reference price used for sizing
-    Decimal notional;   // qty x price, rounded to cents
+    Decimal notional;   // qty x price in cents: sells rounded down, buys half away from zero
     std::string reason; // e.g. "weight 35.10% -> target 40.00%"
 };
 

@@ -12,7 +12,9 @@ enum class DriftMode {
     relative,  // |weight - target| / target
 };
 
-// When a rebalance may happen besides drift.
+// When a rebalance happens: `drift` rebalances whenever the drift exceeds the threshold;
+// the calendars rebalance once, on the first session of each period (day, week, month,
+// quarter, year), whatever the drift, and not again in that period.
 enum class RebalanceCalendar { drift, daily, weekly, monthly, quarterly, annual };
 std::optional<RebalanceCalendar> parse_rebalance_calendar(std::string_view text);
 const char* to_string(RebalanceCalendar c);

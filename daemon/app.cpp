@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -66,8 +67,14 @@ std::unique_ptr<storage::Journal> open_journal_or_report(const fs::path& path) {
     }
 }
 
-std::shared_ptr<broker::SimMarket> load_market_or_report(const Config& config, const core::Strategy& strategy) {
-    auto market = broker::SimMarket::load(config.sim.data_dir, strategy.universe());
+// Prices for the strategy's symbols and for whatever the sim account holds.
+std::shared_ptr<broker::SimMarket> load_market_or_report(const Config& config, const core::Strategy& strategy,
+                                                         bool with_state = false) {
+    std::set<core::Symbol> symbols;
+    for (const auto& s : strategy.universe()) symbols.insert(s);
+    if (with_state)
+        for (const auto& s : broker::SimBroker::held_in_state_file(config.sim.state_file)) symbols.insert(s);
+    auto market = broker::SimMarket::load(config.sim.data_dir, {symbols.begin(), symbols.end()});
     if (!market) {
         std::cerr << "ballast: price data: " << market.error().message << "\n";
         return nullptr;
@@ -301,7 +308,7 @@ int cmd_once(const OnceOptions& options) {
         session = *d;
     }
     const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
-    auto market = load_market_or_report(*config, strategy);
+    auto market = load_market_or_report(*config, strategy, true);
     if (!market) return kExitData;
     if (!options.session) {
         const auto ny = core::utc_to_ny(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
@@ -318,6 +325,12 @@ int cmd_once(const OnceOptions& options) {
     auto journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;
     storage::RunRepository runs(*journal);
+    // Time only moves forward: an older session would trade today's account at old prices.
+    if (const auto latest = runs.latest_session(); latest && session < *latest) {
+        std::cerr << "ballast once: session " << session.to_string() << " is before the latest session already run ("
+                  << latest->to_string() << "); ballast only moves forward\n";
+        return kExitUsage;
+    }
     const auto run_id = runs.start_run(options.dry_run ? "once --dry-run" : "once", "sim", config->source.string(), now_utc());
 
     // Sim time: the session's own schedule, so fills follow the data, not today's date.
@@ -360,7 +373,7 @@ int cmd_run(const RunOptions& options) {
         return kExitConfig;
     }
     const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
-    auto market = load_market_or_report(*config, strategy);
+    auto market = load_market_or_report(*config, strategy, true);
     if (!market) return kExitData;
     auto journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;

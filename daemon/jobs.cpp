@@ -61,8 +61,15 @@ awaitable<JobResult> ChainJobs::run(core::Job job, core::Date session, std::int6
 
 awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     storage::BarRepository bars(journal_);
-    const auto universe = strategy_.universe();
-    // Fetch from the oldest "last stored bar" of the universe (or a year back).
+    // The strategy's symbols and whatever the account holds (a position outside the
+    // targets still needs a price to be valued and sold).
+    auto account = co_await broker_.account();
+    if (!account) co_return fail("broker account: " + account.error().message);
+    std::set<core::Symbol> wanted;
+    for (const auto& s : strategy_.universe()) wanted.insert(s);
+    for (const auto& p : account.value().positions) wanted.insert(p.symbol);
+    const std::vector<core::Symbol> universe(wanted.begin(), wanted.end());
+    // Fetch from the oldest "last stored bar" of those symbols (or a year back).
     core::Date from = session;
     for (const auto& s : universe) {
         const auto last = bars.last_date(s);
@@ -125,10 +132,11 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
     co_return ok(detail);
 }
 
-core::Prices ChainJobs::session_prices(core::Date session) {
+core::Prices ChainJobs::session_prices(core::Date session, const core::AccountState& account) {
     storage::BarRepository bars(journal_);
     std::set<core::Symbol> symbols;
     for (const auto& s : strategy_.universe()) symbols.insert(s);
+    for (const auto& p : account.positions) symbols.insert(p.symbol);
     core::Prices prices;
     for (const auto& [s, bar] : bars.on_date({symbols.begin(), symbols.end()}, session))
         if (auto p = core::to_price(core::valuation_close(bar, config_.sim.price_field))) prices[s] = *p;
@@ -184,7 +192,7 @@ awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
 }
 
 std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account) {
-    const auto prices = session_prices(session);
+    const auto prices = session_prices(session, account);
     storage::EquitySnapshot snap;
     snap.job_run_id = job_run_id;
     snap.session = session;
@@ -243,7 +251,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     if (auto it = targets_.find(session); it != targets_.end()) targets = it->second;
     else targets = signals.targets_for(session);
     if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
-    const auto prices = session_prices(session);
+    const auto prices = session_prices(session, account.value());
     const auto measured = core::measure_drift(account.value(), targets, prices, config_.rebalance.drift_mode);
     if (!measured.drift) {
         const std::string why = "cannot measure drift: " + measured.problem;

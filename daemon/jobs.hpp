@@ -3,9 +3,9 @@
 // strategy and the journal. Each follows fetch (broker) -> decide (core) -> record
 // (storage) -> act (broker).
 //
-// data-update: fetches the bars of the strategy's universe since the last journaled bar
-//   and stores them; fails (the chain holds) when any symbol has no valid bar for the
-//   session.
+// data-update: fetches the bars of the strategy's universe and of every held symbol
+//   since the last journaled bar and stores them; fails (the chain holds) when any of
+//   them has no valid bar for the session.
 // signals: evaluates the strategy on journaled closes; journals signals and targets;
 //   fails when the strategy cannot produce targets.
 // rebalance: reconciles every unfinished order with the broker by client_order_id,
@@ -51,7 +51,8 @@ private:
     // Journals the change from `known` (journal status/fills) to `update` (broker).
     void record_update(std::int64_t order_id, const std::string& known_status, core::Decimal known_filled,
                        const broker::OrderUpdate& update);
-    core::Prices session_prices(core::Date session);
+    // Valuation closes of the session for the strategy's symbols and every held one.
+    core::Prices session_prices(core::Date session, const core::AccountState& account);
     std::string snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account);
 
     const Config& config_;

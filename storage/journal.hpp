@@ -146,6 +146,8 @@ public:
                                 const std::string& at, const std::string& reason, bool dry_run = false);
     // Job runs still 'running' (left by a crash); marks them failed with `reason`.
     int fail_orphans(const std::string& at, const std::string& reason);
+    // The latest session with a (non-dry-run) job run, if any.
+    std::optional<core::Date> latest_session();
 
 private:
     Journal& j_;

@@ -280,6 +280,14 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
     });
 }
 
+std::optional<core::Date> RunRepository::latest_session() {
+    return guarded(j_, "cannot read job runs", [&]() -> std::optional<core::Date> {
+        SQLite::Statement st(j_.db(), "SELECT MAX(session_date) FROM job_runs WHERE dry_run = 0");
+        if (!st.executeStep() || st.getColumn(0).isNull()) return std::nullopt;
+        return detail::date_at(RowRef{j_, "job_runs", "of the latest session"}, st, 0, "session_date");
+    });
+}
+
 // ---- signals, targets and rebalance decisions -------------------------------------
 
 void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,

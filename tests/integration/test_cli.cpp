@@ -210,3 +210,26 @@ TEST_CASE("run stops cleanly on SIGTERM", "[integration][cli][run]") {
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(count_rows(journal, "SELECT count(*) FROM runs WHERE command = 'run' AND status = 'stopped'") == 1);
 }
+
+TEST_CASE("a symbol dropped from the targets is valued and sold in full", "[integration][cli][once]") {
+    TempDir dir;
+    const auto journal = dir / "j.db";
+    const auto config = dir / "config.toml";
+    auto write = [&](const std::string& weights) {
+        write_file(config, "mode = \"sim\"\njournal = \"" + journal.string() + "\"\n[strategy.weights]\n" + weights +
+                               "[rebalance]\nmin_interval_days = 0\n[sim]\nfill = \"close\"\ndata_dir = \"" +
+                               std::string(BALLAST_DATA_DIR) + "\"\n");
+    };
+    write("VTI = 40\nTLT = 30\nGLD = 20\nDBC = 10\n");
+    const std::string base = "--config " + shell_quote(config.string());
+    REQUIRE(run_ballast("once --session 2025-03-05 " + base).exit_code == 0);
+    write("VTI = 50\nTLT = 30\nGLD = 20\n");
+    const auto r = run_ballast("once --session 2025-03-06 " + base);
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(count_rows(journal, "SELECT count(*) FROM orders WHERE symbol = 'DBC' AND side = 'sell' AND session_date = '2025-03-06'"
+                              " AND status = 'filled' AND qty = (SELECT qty FROM orders WHERE symbol = 'DBC' AND side = 'buy')") == 1);
+    CHECK(count_rows(journal, "SELECT count(*) FROM v_positions WHERE symbol = 'DBC' AND CAST(qty AS REAL) > 0") == 0);
+    // Going back to an earlier session is refused.
+    CHECK(run_ballast("once --session 2025-03-04 " + base).exit_code == 64);
+}
