@@ -13,9 +13,22 @@
 namespace ballast::broker {
 
 struct BrokerError {
-    enum class Kind { timeout, http_status, rate_limited, circuit_open, bad_payload, unauthorized, not_found, rejected, bad_data };
+    enum class Kind {
+        timeout,       // a connect, handshake or request deadline passed (retryable)
+        network,       // connection refused/reset/closed early (retryable)
+        tls,           // certificate or host-name verification failed (never retried)
+        http_status,   // an HTTP status the call did not expect (5xx retryable, 4xx not)
+        rate_limited,  // 429 after the retries
+        circuit_open,  // the host's circuit breaker is open: failed fast
+        bad_payload,   // a body that does not parse or lacks a field (endpoint, field, value)
+        unauthorized,  // 401/403 for credentials: never retried
+        not_found,     // 404 for the thing asked for
+        rejected,      // the broker said no to an order (definite: it does not exist there)
+        bad_data,      // local data files (CSV, state) malformed
+    };
     Kind kind = Kind::bad_payload;
     std::string message;  // names the endpoint/file, the field and the value; never a secret
+    int http_status = 0;  // when the failure came with an HTTP status
 };
 const char* to_string(BrokerError::Kind kind);
 

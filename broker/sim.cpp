@@ -32,6 +32,8 @@ int qty_digits_of(Decimal qty) {
 const char* to_string(BrokerError::Kind kind) {
     switch (kind) {
         case BrokerError::Kind::timeout: return "timeout";
+        case BrokerError::Kind::network: return "network";
+        case BrokerError::Kind::tls: return "tls";
         case BrokerError::Kind::http_status: return "http_status";
         case BrokerError::Kind::rate_limited: return "rate_limited";
         case BrokerError::Kind::circuit_open: return "circuit_open";

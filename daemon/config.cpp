@@ -671,6 +671,46 @@ void read_sim(const toml::table& root, const fs::path& base_dir, Config& c, Erro
     if (auto v = read_nonempty(*t, p, "state_file", e, "a file path")) s.state_file = resolve(base_dir, v->value);
 }
 
+// [alpaca]
+void read_alpaca(const toml::table& root, const fs::path& base_dir, Config& c, Errors& e) {
+    auto& a = c.alpaca;
+    a.trading_url = c.mode == Mode::live ? kAlpacaLiveUrl : kAlpacaPaperUrl;
+    const auto* t = read_table(root, "", "alpaca", e);
+    if (t == nullptr) return;
+    const std::string_view p = "alpaca";
+    check_keys(*t, p,
+               {"trading_url", "data_url", "ca_file", "feed", "adjustment", "rate_limit_per_minute",
+                "connect_timeout_ms", "request_timeout_ms", "max_attempts", "fill_timeout_seconds",
+                "job_deadline_seconds"},
+               e);
+    const auto url = [&](std::string_view key, std::string& out) {
+        const auto v = read_nonempty(*t, p, key, e, "an https:// URL");
+        if (!v) return;
+        if (v->value.rfind("https://", 0) != 0 || v->value.size() <= 8) {
+            e.at(v->pos, join(p, key), "expected an https:// URL, found " + toml_quote(v->value));
+            return;
+        }
+        out = v->value;
+        while (out.size() > 8 && out.back() == '/') out.pop_back();
+        // Paper must never reach the live host, nor live the paper host.
+        if (key == "trading_url" && c.mode == Mode::paper && out == kAlpacaLiveUrl)
+            e.at(v->pos, join(p, key), std::string("mode is \"paper\" but trading_url is the live API ") + kAlpacaLiveUrl);
+        if (key == "trading_url" && c.mode == Mode::live && out == kAlpacaPaperUrl)
+            e.at(v->pos, join(p, key), std::string("mode is \"live\" but trading_url is the paper API ") + kAlpacaPaperUrl);
+    };
+    url("trading_url", a.trading_url);
+    url("data_url", a.data_url);
+    if (auto v = read_nonempty(*t, p, "ca_file", e, "a file path")) a.ca_file = resolve(base_dir, v->value);
+    if (auto v = read_enum(*t, p, "feed", e, {"iex", "sip"})) a.feed = *v;
+    if (auto v = read_enum(*t, p, "adjustment", e, {"raw", "split", "dividend", "all"})) a.adjustment = *v;
+    if (auto v = read_int(*t, p, "rate_limit_per_minute", e, 1, 10000)) a.rate_limit_per_minute = static_cast<int>(*v);
+    if (auto v = read_int(*t, p, "connect_timeout_ms", e, 100, 120000)) a.connect_timeout_ms = static_cast<int>(*v);
+    if (auto v = read_int(*t, p, "request_timeout_ms", e, 100, 300000)) a.request_timeout_ms = static_cast<int>(*v);
+    if (auto v = read_int(*t, p, "max_attempts", e, 1, 20)) a.max_attempts = static_cast<int>(*v);
+    if (auto v = read_int(*t, p, "fill_timeout_seconds", e, 1, 3600)) a.fill_timeout_seconds = static_cast<int>(*v);
+    if (auto v = read_int(*t, p, "job_deadline_seconds", e, 10, 86400)) a.job_deadline_seconds = static_cast<int>(*v);
+}
+
 // Secrets from the env file and the environment (which wins); mode's needs.
 void read_secrets(const toml::table& root, const std::optional<Pos>& env_file_pos,
                   const std::map<std::string, std::string>& env, Config& c, Errors& e) {
@@ -717,7 +757,7 @@ void read_document(const toml::table& root, const fs::path& base_dir, const std:
                    Config& c, Errors& e) {
     scan_secrets_table(root, "", e);
     check_keys(root, "",
-               {"mode", "journal", "env_file", "strategy", "rebalance", "orders", "risk", "schedule", "sim"}, e);
+               {"mode", "journal", "env_file", "strategy", "rebalance", "orders", "risk", "schedule", "sim", "alpaca"}, e);
 
     if (auto v = read_enum(root, "", "mode", e, {"sim", "paper", "live"})) {
         c.mode = *v == "sim" ? Mode::sim : *v == "paper" ? Mode::paper : Mode::live;
@@ -737,6 +777,7 @@ void read_document(const toml::table& root, const fs::path& base_dir, const std:
     const auto max_position_pos = read_risk(root, c, e);
     read_schedule(root, c, e);
     read_sim(root, base_dir, c, e);
+    read_alpaca(root, base_dir, c, e);
 
     // No single target may exceed the position limit, or every rebalance would be denied.
     const auto max_pct = c.risk.max_position_fraction * Decimal::from_int(100);
@@ -907,6 +948,20 @@ std::string render_effective_config(const Config& c) {
     if (c.sim.end) o << "end = " << toml_quote(c.sim.end->to_string()) << "\n";
     else o << "# end: not set (last date in the data)\n";
     o << "state_file = " << toml_quote(c.sim.state_file.string()) << "\n";
+
+    o << "\n[alpaca]\n";
+    o << "trading_url = " << toml_quote(c.alpaca.trading_url) << "\n";
+    o << "data_url = " << toml_quote(c.alpaca.data_url) << "\n";
+    if (c.alpaca.ca_file) o << "ca_file = " << toml_quote(c.alpaca.ca_file->string()) << "\n";
+    else o << "# ca_file: not set (the system trust store)\n";
+    o << "feed = " << toml_quote(c.alpaca.feed) << "\n";
+    o << "adjustment = " << toml_quote(c.alpaca.adjustment) << "\n";
+    o << "rate_limit_per_minute = " << c.alpaca.rate_limit_per_minute << "\n";
+    o << "connect_timeout_ms = " << c.alpaca.connect_timeout_ms << "\n";
+    o << "request_timeout_ms = " << c.alpaca.request_timeout_ms << "\n";
+    o << "max_attempts = " << c.alpaca.max_attempts << "\n";
+    o << "fill_timeout_seconds = " << c.alpaca.fill_timeout_seconds << "\n";
+    o << "job_deadline_seconds = " << c.alpaca.job_deadline_seconds << "\n";
 
     // Secrets as comments: their presence only, never a value.
     o << "\n# [secrets]  (from the environment or env_file; never read from config.toml)\n";

@@ -64,6 +64,23 @@ struct ScheduleConfig {
     core::TimeOfDay rebalance{16 * 60 + 50};
 };
 
+// Alpaca endpoints and client behaviour (paper/live modes).
+struct AlpacaConfig {
+    std::string trading_url;                       // default by mode: paper or live API host
+    std::string data_url = "https://data.alpaca.markets";
+    std::optional<std::filesystem::path> ca_file;  // trust anchors; default: the system store
+    std::string feed = "iex";                      // iex | sip
+    std::string adjustment = "all";                // raw | split | dividend | all
+    int rate_limit_per_minute = 190;               // client-side cap, under Alpaca's 200
+    int connect_timeout_ms = 5000;
+    int request_timeout_ms = 15000;
+    int max_attempts = 5;                          // per call, transient failures only
+    int fill_timeout_seconds = 120;                // how long sells are polled before buys
+    int job_deadline_seconds = 600;                // overall deadline of one job
+};
+inline constexpr const char* kAlpacaPaperUrl = "https://paper-api.alpaca.markets";
+inline constexpr const char* kAlpacaLiveUrl = "https://api.alpaca.markets";
+
 struct Secrets {
     std::optional<std::string> alpaca_key_id;      // APCA_API_KEY_ID
     std::optional<std::string> alpaca_secret_key;  // APCA_API_SECRET_KEY
@@ -82,6 +99,7 @@ struct Config {
     core::RiskLimits risk;
     SimConfig sim;
     ScheduleConfig schedule;
+    AlpacaConfig alpaca;
     Secrets secrets;
 };
 

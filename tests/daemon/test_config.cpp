@@ -481,3 +481,25 @@ TEST_CASE("the effective config redacts secrets and loads again", "[daemon][conf
     CHECK(a.sim.state_file == b.sim.state_file);
     CHECK(a.sim.initial_cash == b.sim.initial_cash);
 }
+
+TEST_CASE("alpaca settings: https only, known feeds, paper never reaches the live API", "[daemon][config]") {
+    const std::map<std::string, std::string> keys{{"APCA_API_KEY_ID", "id"}, {"APCA_API_SECRET_KEY", "secret"}};
+    const auto dir = std::string(BALLAST_TEST_DATA_DIR) + "/config/";
+    auto r = ballast::daemon::load_config(dir + "bad_paper_live_url.toml", keys);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message.find("bad_paper_live_url.toml:7:15: alpaca.trading_url: mode is \"paper\" but trading_url is the live API") != std::string::npos);
+    r = ballast::daemon::load_config(dir + "bad_alpaca_url.toml", keys);
+    REQUIRE(r.errors.size() == 2);
+    CHECK(r.errors[0].message.find("alpaca.data_url: expected an https:// URL") != std::string::npos);
+    CHECK(r.errors[1].message.find("alpaca.feed") != std::string::npos);
+    // Defaults follow the mode.
+    const auto paper = ballast::daemon::load_config_string("mode = \"paper\"\n[strategy.weights]\nVTI = 60\nTLT = 40\n",
+                                                           "p.toml", keys);
+    REQUIRE(paper.config);
+    CHECK(paper.config->alpaca.trading_url == "https://paper-api.alpaca.markets");
+    const auto live = ballast::daemon::load_config_string("mode = \"live\"\n[strategy.weights]\nVTI = 60\nTLT = 40\n",
+                                                          "l.toml", keys);
+    REQUIRE(live.config);
+    CHECK(live.config->alpaca.trading_url == "https://api.alpaca.markets");
+    CHECK(live.config->alpaca.rate_limit_per_minute == 190);
+}
