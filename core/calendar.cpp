@@ -112,7 +112,7 @@ std::optional<TimeOfDay> TimeOfDay::parse(std::string_view s) {
 }
 
 std::string TimeOfDay::to_string() const {
-    char buf[8];
+    char buf[16];
     std::snprintf(buf, sizeof buf, "%02d:%02d", minutes / 60, minutes % 60);
     return buf;
 }

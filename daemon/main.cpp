@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/app.hpp"
+#include "daemon/indicator_cmd.hpp"
 
 namespace bd = ballast::daemon;
 
@@ -48,6 +49,16 @@ int main(int argc, char** argv) {
     auto* resume_cmd = app.add_subcommand("resume", "clear a halt");
     add_common(resume_cmd);
 
+    bd::IndicatorOptions indicator;
+    auto* indicator_cmd = app.add_subcommand("indicator", "print a technical indicator over a Yahoo-style price CSV");
+    indicator_cmd->add_option("name", indicator.name, "sma, ema, rsi, atr, bollinger, macd, momentum, roc or volatility")->required();
+    indicator_cmd->add_option("--csv", indicator.csv, "price file (Date,Open,High,Low,Close[,Adj Close][,Volume])")->required();
+    indicator_cmd->add_option("--period", indicator.period, "bars (default 14 rsi/atr, 10 momentum/roc, 20 others)");
+    indicator_cmd->add_option("--fast", indicator.fast, "macd fast EMA (default 12)");
+    indicator_cmd->add_option("--slow", indicator.slow, "macd slow EMA (default 26)");
+    indicator_cmd->add_option("--signal", indicator.signal, "macd signal EMA (default 9)");
+    indicator_cmd->add_option("--devs", indicator.devs, "bollinger standard deviations (default 2)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -68,6 +79,7 @@ int main(int argc, char** argv) {
         if (migrate_cmd->parsed()) return bd::cmd_migrate(common);
         if (halt_cmd->parsed()) return bd::cmd_halt(common, halt_reason);
         if (resume_cmd->parsed()) return bd::cmd_resume(common);
+        if (indicator_cmd->parsed()) return bd::cmd_indicator(indicator);
     } catch (const std::exception& e) {
         std::cerr << "ballast: internal error: " << e.what() << "\n";
         return bd::kExitInternal;
