@@ -16,6 +16,7 @@
 #include "daemon/config.hpp"
 #include "daemon/jobs.hpp"
 #include "daemon/scheduler.hpp"
+#include "daemon/venue.hpp"
 #include "storage/journal.hpp"
 
 namespace ballast::daemon {
@@ -67,35 +68,7 @@ std::unique_ptr<storage::Journal> open_journal_or_report(const fs::path& path) {
     }
 }
 
-// Prices for the strategy's symbols and for whatever the sim account holds.
-std::shared_ptr<broker::SimMarket> load_market_or_report(const Config& config, const core::Strategy& strategy,
-                                                         bool with_state = false) {
-    std::set<core::Symbol> symbols;
-    for (const auto& s : strategy.universe()) symbols.insert(s);
-    if (with_state)
-        for (const auto& s : broker::SimBroker::held_in_state_file(config.sim.state_file)) symbols.insert(s);
-    auto market = broker::SimMarket::load(config.sim.data_dir, {symbols.begin(), symbols.end()});
-    if (!market) {
-        std::cerr << "ballast: price data: " << market.error().message << "\n";
-        return nullptr;
-    }
-    return market.value();
-}
-
-broker::SimBrokerConfig sim_broker_config(const Config& config) {
-    broker::SimBrokerConfig c;
-    c.price_field = config.sim.price_field;
-    c.fill = config.sim.fill;
-    c.slippage_bps = config.sim.slippage_bps;
-    c.commission_per_order = config.sim.commission_per_order;
-    c.commission_bps = config.sim.commission_bps;
-    c.initial_cash = config.sim.initial_cash;
-    return c;
-}
-
-std::string now_utc() {
-    return core::format_utc(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
-}
+std::string now_utc() { return now_utc_text(); }
 
 // Runs `body` on a fresh io_context until it finishes; rethrows its exception.
 void run_on_io(net::io_context& io, std::function<awaitable<void>()> body) {
@@ -121,7 +94,27 @@ void remove_journal_files(const fs::path& journal) {
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(journal.string() + suffix, ec);
 }
 
+// The latest session whose close (16:00 New York) has passed at `now`.
+core::Date latest_closed_session(core::Timestamp now) {
+    const auto ny = core::utc_to_ny(now);
+    return core::is_trading_day(ny.date) && ny.time.minutes >= 16 * 60 ? ny.date : core::previous_trading_day(ny.date);
+}
+
+void print_session(storage::RunRepository& runs, core::Date session, bool dry_run) {
+    for (core::Job job : core::kJobs) {
+        const auto row = runs.find_job(session, core::to_string(job), dry_run);
+        if (!row) continue;
+        std::cout << session.to_string() << " " << core::to_string(job) << ": " << storage::to_string(row->status)
+                  << (row->error.empty() ? "" : " — " + row->error) << (row->detail.empty() ? "" : " — " + row->detail)
+                  << "\n";
+    }
+}
+
 }  // namespace
+
+std::string now_utc_text() {
+    return core::format_utc(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+}
 
 int cmd_check_config(const CommonOptions& options) {
     const auto config = load_or_report(options);
@@ -197,8 +190,9 @@ int cmd_demo(const DemoOptions& options) {
         *slot = d;
     }
     const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
-    auto market = load_market_or_report(*config, strategy);
-    if (!market) return kExitData;
+    Venue venue;
+    if (const int rc = open_sim_market(*config, strategy, false, venue); rc != kExitOk) return rc;
+    const auto& market = venue.sim_market;
     if (!first) first = market->first_common_date();
     if (!last) last = market->last_common_date();
     if (!first || !last || *first > *last) {
@@ -219,8 +213,8 @@ int cmd_demo(const DemoOptions& options) {
     const auto run_id = runs.start_run("demo", "sim", config->source.string(), now_utc());
 
     ReplayClock clock(core::ny_to_utc(sessions.front(), core::TimeOfDay{0}));
-    broker::SimBroker broker(market, sim_broker_config(*config), [&] { return clock.now(); });
-    ChainJobs jobs(*config, *journal, broker, *market, strategy, clock, false, log);
+    if (const int rc = open_sim_broker(*config, clock, false, venue); rc != kExitOk) return rc;
+    ChainJobs jobs(*config, *journal, *venue.broker, *venue.market, strategy, clock, false, log);
     Scheduler scheduler(clock, jobs, *journal, config->schedule, run_id, false, log);
 
     if (!options.quiet)
@@ -291,14 +285,14 @@ int cmd_once(const OnceOptions& options) {
     const auto config = load_or_report(options.common);
     if (!config) return kExitConfig;
     auto log = make_logger(options.common.verbose);
-    if (config->mode != Mode::sim) {
-        std::cerr << "ballast once: mode \"" << to_string(config->mode)
-                  << "\" needs the Alpaca client, which this build does not have yet; use mode = \"sim\"\n";
+    if (const auto problem = live_confirmation_problem(*config, options.live); !problem.empty()) {
+        std::cerr << "ballast once: " << problem << "\n";
         return kExitConfig;
     }
-    // The session: --session, or the latest session whose close has passed (capped, in
-    // sim mode, at the end of the bundled data).
-    core::Date session;
+    const bool sim = config->mode == Mode::sim;
+    // The session: --session, or the latest session whose close has passed (sim: capped
+    // at the end of the price data; Alpaca: by the broker's clock).
+    std::optional<core::Date> session;
     if (options.session) {
         const auto d = core::Date::parse(*options.session);
         if (!d || !core::is_trading_day(*d)) {
@@ -308,58 +302,78 @@ int cmd_once(const OnceOptions& options) {
         session = *d;
     }
     const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
-    auto market = load_market_or_report(*config, strategy, true);
-    if (!market) return kExitData;
-    if (!options.session) {
-        const auto ny = core::utc_to_ny(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
-        session = core::is_trading_day(ny.date) && ny.time.minutes >= 16 * 60 ? ny.date
-                                                                                : core::previous_trading_day(ny.date);
-        const auto data_end = market->last_common_date();
-        if (data_end && *data_end < session) {
-            std::cout << "sim mode: the price data ends " << data_end->to_string() << "; running the chain for session "
-                      << data_end->to_string() << "\n";
-            session = *data_end;
+    net::io_context io;  // before the venue: its sockets must close before the context goes
+    Venue venue;
+    if (sim) {
+        if (const int rc = open_sim_market(*config, strategy, true, venue); rc != kExitOk) return rc;
+        if (!session) {
+            session = latest_closed_session(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+            const auto data_end = venue.sim_market->last_common_date();
+            if (data_end && *data_end < *session) {
+                std::cout << "sim mode: the price data ends " << data_end->to_string()
+                          << "; running the chain for session " << data_end->to_string() << "\n";
+                session = *data_end;
+            }
         }
     }
 
     auto journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;
     storage::RunRepository runs(*journal);
-    // Time only moves forward: an older session would trade today's account at old prices.
-    if (const auto latest = runs.latest_session(); latest && session < *latest) {
-        std::cerr << "ballast once: session " << session.to_string() << " is before the latest session already run ("
-                  << latest->to_string() << "); ballast only moves forward\n";
-        return kExitUsage;
-    }
-    const auto run_id = runs.start_run(options.dry_run ? "once --dry-run" : "once", "sim", config->source.string(), now_utc());
+    const auto run_id = runs.start_run(options.dry_run ? "once --dry-run" : "once", to_string(config->mode),
+                                       config->source.string(), now_utc());
 
-    // Sim time: the session's own schedule, so fills follow the data, not today's date.
-    ReplayClock clock(core::ny_to_utc(session, core::TimeOfDay{0}));
-    auto broker_config = sim_broker_config(*config);
-    broker_config.state_file = config->sim.state_file;
-    broker::SimBroker broker(market, broker_config, [&] { return clock.now(); });
-    if (auto loaded = broker.load_state(); !loaded) {
-        std::cerr << "ballast: sim account: " << loaded.error().message << "\n";
-        return kExitData;
+    // Sim time follows the session's own schedule (fills follow the data); Alpaca is real time.
+    std::unique_ptr<Clock> clock;
+    if (sim) {
+        clock = std::make_unique<ReplayClock>(core::ny_to_utc(*session, core::TimeOfDay{0}));
+        if (const int rc = open_sim_broker(*config, *clock, true, venue); rc != kExitOk) return rc;
+    } else {
+        clock = std::make_unique<WallClock>(io);
+        if (const int rc = open_alpaca(*config, io, *journal, log, venue); rc != kExitOk) return rc;
     }
-    ChainJobs jobs(*config, *journal, broker, *market, strategy, clock, options.dry_run, log);
-    Scheduler scheduler(clock, jobs, *journal, config->schedule, run_id, options.dry_run, log);
+    ChainJobs jobs(*config, *journal, *venue.broker, *venue.market, strategy, *clock, options.dry_run, log);
+    Scheduler scheduler(*clock, jobs, *journal, config->schedule, run_id, options.dry_run, log);
+
+    int rc = kExitOk;
     SessionOutcome outcome;
-    net::io_context io;
-    run_on_io(io, [&]() -> awaitable<void> { outcome = co_await scheduler.run_session(session, true); });
-    runs.finish_run(run_id, outcome.failure.empty() ? "succeeded" : "failed", now_utc());
+    run_on_io(io, [&]() -> awaitable<void> {
+        if (!session) {
+            auto venue_clock = co_await venue.alpaca->clock();
+            if (!venue_clock) {
+                std::cerr << "ballast once: broker clock: " << venue_clock.error().message << "\n";
+                rc = kExitChainFailed;
+                co_return;
+            }
+            session = latest_closed_session(venue_clock.value().timestamp);
+        }
+        // Time only moves forward: an older session would trade today's account at old prices.
+        if (const auto latest = runs.latest_session(); latest && *session < *latest) {
+            std::cerr << "ballast once: session " << session->to_string()
+                      << " is before the latest session already run (" << latest->to_string()
+                      << "); ballast only moves forward\n";
+            rc = kExitUsage;
+            co_return;
+        }
+        // Unfinished orders are settled with the broker before anything new is planned.
+        if (!options.dry_run) {
+            auto open = co_await jobs.reconcile_orders();
+            if (!open) {
+                std::cerr << "ballast once: reconciling orders: " << open.error().message << "\n";
+                rc = kExitChainFailed;
+                co_return;
+            }
+        }
+        outcome = co_await scheduler.run_session(*session, sim);
+    });
+    runs.finish_run(run_id, rc != kExitOk || !outcome.failure.empty() ? "failed" : "succeeded", now_utc());
+    if (rc != kExitOk) return rc;
 
     if (outcome.jobs_run == 0 && outcome.failure.empty()) {
-        std::cout << "session " << session.to_string() << ": every job already ran; nothing to do\n";
+        std::cout << "session " << session->to_string() << ": every job already ran; nothing to do\n";
         return kExitOk;
     }
-    for (core::Job job : core::kJobs) {
-        const auto row = runs.find_job(session, core::to_string(job), options.dry_run);
-        if (!row) continue;
-        std::cout << session.to_string() << " " << core::to_string(job) << ": " << storage::to_string(row->status)
-                  << (row->error.empty() ? "" : " — " + row->error) << (row->detail.empty() ? "" : " — " + row->detail)
-                  << "\n";
-    }
+    print_session(runs, *session, options.dry_run);
     return outcome.failure.empty() ? kExitOk : kExitChainFailed;
 }
 
@@ -367,28 +381,35 @@ int cmd_run(const RunOptions& options) {
     const auto config = load_or_report(options.common);
     if (!config) return kExitConfig;
     auto log = make_logger(options.common.verbose);
-    if (config->mode != Mode::sim) {
-        log->error("mode \"{}\" needs the Alpaca client, which this build does not have yet; use mode = \"sim\"",
-                   to_string(config->mode));
+    if (const auto problem = live_confirmation_problem(*config, options.live); !problem.empty()) {
+        log->error("{}", problem);
         return kExitConfig;
     }
+    const bool sim = config->mode == Mode::sim;
+    if (options.replay && !sim) {
+        log->error("--replay needs mode = \"sim\"; {} has mode = \"{}\"", config->source.string(),
+                   to_string(config->mode));
+        return kExitUsage;
+    }
     const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
-    auto market = load_market_or_report(*config, strategy, true);
-    if (!market) return kExitData;
+    net::io_context io;  // before the venue: its sockets must close before the context goes
+    Venue venue;
+    if (sim)
+        if (const int rc = open_sim_market(*config, strategy, true, venue); rc != kExitOk) return rc;
     auto journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;
     storage::RunRepository runs(*journal);
     const int orphans = runs.fail_orphans(now_utc(), "ballast stopped while the job was running");
     if (orphans > 0) log->warn("{} job run(s) left running by an earlier process marked failed", orphans);
-    const auto run_id = runs.start_run(options.replay ? "run --replay" : "run", "sim", config->source.string(), now_utc());
+    const auto run_id =
+        runs.start_run(options.replay ? "run --replay" : "run", to_string(config->mode), config->source.string(), now_utc());
 
-    net::io_context io;
     std::unique_ptr<Clock> clock;
     core::Date session;
     std::optional<core::Date> last_session;
     if (options.replay) {
-        const auto first = config->sim.start ? config->sim.start : market->first_common_date();
-        last_session = config->sim.end ? config->sim.end : market->last_common_date();
+        const auto first = config->sim.start ? config->sim.start : venue.sim_market->first_common_date();
+        last_session = config->sim.end ? config->sim.end : venue.sim_market->last_common_date();
         if (!first || !last_session) {
             log->error("no common price history for the strategy's symbols");
             return kExitData;
@@ -400,14 +421,12 @@ int cmd_run(const RunOptions& options) {
         const auto ny = core::utc_to_ny(clock->now());
         session = core::is_trading_day(ny.date) ? ny.date : core::next_trading_day(ny.date);
     }
-    auto broker_config = sim_broker_config(*config);
-    broker_config.state_file = config->sim.state_file;
-    broker::SimBroker broker(market, broker_config, [&] { return clock->now(); });
-    if (auto loaded = broker.load_state(); !loaded) {
-        log->error("sim account: {}", loaded.error().message);
-        return kExitData;
+    if (sim) {
+        if (const int rc = open_sim_broker(*config, *clock, true, venue); rc != kExitOk) return rc;
+    } else if (const int rc = open_alpaca(*config, io, *journal, log, venue); rc != kExitOk) {
+        return rc;
     }
-    ChainJobs jobs(*config, *journal, broker, *market, strategy, *clock, false, log);
+    ChainJobs jobs(*config, *journal, *venue.broker, *venue.market, strategy, *clock, false, log);
     Scheduler scheduler(*clock, jobs, *journal, config->schedule, run_id, false, log);
 
     // SIGTERM/SIGINT: finish the job in flight, then stop.
@@ -421,6 +440,9 @@ int cmd_run(const RunOptions& options) {
     log->info("ballast {} running ({} mode, {} clock); journal {}", BALLAST_VERSION, to_string(config->mode),
               options.replay ? "replay" : "wall", config->journal.string());
     run_on_io(io, [&]() -> awaitable<void> {
+        // Unfinished orders are settled with the broker before anything new is planned.
+        auto open = co_await jobs.reconcile_orders();
+        if (!open) log->error("reconciling orders at start: {}", open.error().message);
         while (!scheduler.stop_requested() && (!last_session || session <= *last_session)) {
             log->info("next session {}: data-update at {} New York", session.to_string(),
                       config->schedule.data_update.to_string());

@@ -30,13 +30,18 @@ struct DemoOptions {
 struct OnceOptions {
     CommonOptions common;
     bool dry_run = false;
+    bool live = false;                   // confirms mode = "live"
     std::optional<std::string> session;  // YYYY-MM-DD; default: the latest closed session
 };
 
 struct RunOptions {
     CommonOptions common;
+    bool live = false;    // confirms mode = "live"
     bool replay = false;  // sim only: replay the sim window on the virtual clock
 };
+
+// The current UTC time as ISO-8601 text.
+std::string now_utc_text();
 
 int cmd_demo(const DemoOptions& options);
 int cmd_once(const OnceOptions& options);

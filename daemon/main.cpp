@@ -32,11 +32,13 @@ int main(int argc, char** argv) {
     add_common(once_cmd);
     once_cmd->add_flag("--dry-run", once.dry_run, "journal the plan, place no order");
     once_cmd->add_option("--session", once.session, "run this session instead (YYYY-MM-DD)");
+    once_cmd->add_flag("--live", once.live, "confirm trading real money (mode = \"live\")");
 
     bd::RunOptions run;
     auto* run_cmd = app.add_subcommand("run", "the daemon: run every session's chain at its scheduled time");
     add_common(run_cmd);
     run_cmd->add_flag("--replay", run.replay, "sim mode: replay the sim window on the virtual clock");
+    run_cmd->add_flag("--live", run.live, "confirm trading real money (mode = \"live\")");
 
     auto* check_cmd = app.add_subcommand("check-config", "validate the configuration and print the effective values");
     add_common(check_cmd);

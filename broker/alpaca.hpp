@@ -1,0 +1,96 @@
+#pragma once
+// Alpaca over HTTPS: the trading and market-data clients, and the Broker / MarketData
+// implementations the daemon uses in paper and live mode. Every call goes through
+// ResilientHttp (rate limit, circuit breaker, retries, deadline) and the parsers of
+// broker/alpaca_json.hpp; nothing here throws.
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/alpaca_json.hpp"
+#include "broker/broker.hpp"
+#include "broker/resilient_http.hpp"
+
+namespace ballast::broker {
+
+struct AlpacaClientConfig {
+    std::string trading_url;  // "https://paper-api.alpaca.markets"
+    std::string data_url;     // "https://data.alpaca.markets"
+    std::optional<std::filesystem::path> ca_file;
+    std::string key_id;       // secret: only ever sent as a header
+    std::string secret_key;   // secret: only ever sent as a header
+    std::string feed = "iex";
+    std::string adjustment = "all";
+    int rate_limit_per_minute = 190;
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds request_timeout{15000};
+    int max_attempts = 5;
+    std::chrono::seconds call_deadline{120};  // one call, all its retries included
+};
+
+class AlpacaClient {
+public:
+    // Fails (Kind::bad_data) on a URL that is not https://host[:port][/path].
+    static Result<std::shared_ptr<AlpacaClient>> create(net::any_io_executor ex, AlpacaClientConfig config,
+                                                        HttpObserver* observer);
+
+    awaitable<Result<alpaca::Account>> account();
+    awaitable<Result<std::vector<alpaca::Position>>> positions();
+    // POST /v2/orders. A 422 "client_order_id must be unique" (a retried submit that had
+    // in fact arrived) is resolved by fetching that order, never by a new id. 403/422
+    // answers (insufficient buying power or qty, invalid order) are Kind::rejected.
+    awaitable<Result<alpaca::Order>> submit_order(const OrderRequest& order);
+    awaitable<Result<alpaca::Order>> order_by_client_id(const std::string& client_order_id);
+    awaitable<Result<alpaca::Order>> order(const std::string& id);
+    awaitable<Result<bool>> cancel_order(const std::string& id);  // true: canceled; 422 not cancelable -> false
+    awaitable<Result<alpaca::Clock>> clock();
+    awaitable<Result<std::vector<alpaca::CalendarDay>>> calendar(core::Date from, core::Date to);
+    awaitable<Result<alpaca::Asset>> asset(const core::Symbol& symbol);
+    // Daily bars of every symbol with from <= date <= to, all pages (page_token until
+    // next_page_token is null).
+    awaitable<Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols, core::Date from,
+                                                          core::Date to);
+
+    CircuitBreaker::State trading_breaker() const { return trading_->breaker_state(); }
+
+private:
+    AlpacaClient(std::unique_ptr<ResilientHttp> trading, std::unique_ptr<ResilientHttp> data, std::string trading_base,
+                 std::string data_base, AlpacaClientConfig config);
+    // Arguments are views: a std::string temporary inside a co_await expression is
+    // destroyed twice by g++ 12.
+    awaitable<Result<HttpResponse>> call(ResilientHttp& host, std::string_view method, std::string_view target,
+                                         std::string_view body = {});
+
+    std::unique_ptr<ResilientHttp> trading_;
+    std::unique_ptr<ResilientHttp> data_;
+    std::string trading_base_, data_base_;  // path prefixes from the URLs ("" normally)
+    AlpacaClientConfig config_;
+};
+
+// Broker over Alpaca: cash and long positions from /v2/account and /v2/positions.
+class AlpacaBroker final : public Broker {
+public:
+    explicit AlpacaBroker(std::shared_ptr<AlpacaClient> client) : client_(std::move(client)) {}
+    awaitable<Result<core::AccountState>> account() override;
+    awaitable<Result<OrderUpdate>> submit(const OrderRequest& order) override;
+    awaitable<Result<OrderUpdate>> order_by_client_id(const std::string& client_order_id) override;
+
+private:
+    std::shared_ptr<AlpacaClient> client_;
+};
+
+class AlpacaMarketData final : public MarketData {
+public:
+    explicit AlpacaMarketData(std::shared_ptr<AlpacaClient> client) : client_(std::move(client)) {}
+    awaitable<Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols, core::Date from,
+                                                          core::Date to) override;
+
+private:
+    std::shared_ptr<AlpacaClient> client_;
+};
+
+}  // namespace ballast::broker
