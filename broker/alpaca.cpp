@@ -48,7 +48,13 @@ Result<std::shared_ptr<AlpacaClient>> AlpacaClient::create(net::any_io_executor 
         c.https.handshake_timeout = config.connect_timeout;
         c.https.request_timeout = config.request_timeout;
         c.retry.max_attempts = config.max_attempts;
+        c.breaker.cool_down = config.breaker_cooldown;
         c.rate.requests_per_minute = config.rate_limit_per_minute;
+        // Alpaca counts a minute's requests as they arrive; ours are counted as they leave,
+        // and the first one on a new connection arrives a TLS handshake later than a
+        // later one on a kept-alive connection. A second of margin keeps the arrivals of
+        // any N+1 requests more than a minute apart.
+        c.rate.window = std::chrono::milliseconds(61'000);
         c.headers = {{"APCA-API-KEY-ID", config.key_id}, {"APCA-API-SECRET-KEY", config.secret_key}};
         return std::make_unique<ResilientHttp>(ex, std::move(c), observer);
     };
@@ -190,6 +196,18 @@ awaitable<Result<std::vector<core::Bar>>> AlpacaClient::daily_bars(const std::ve
     co_return out;
 }
 
+awaitable<Result<std::map<core::Symbol, alpaca::Trade>>> AlpacaClient::latest_trades(
+    const std::vector<core::Symbol>& symbols) {
+    const std::string ep = "GET /v2/stocks/trades/latest";
+    std::map<core::Symbol, alpaca::Trade> none;
+    if (symbols.empty()) co_return none;
+    const std::string target = alpaca::latest_trades_target(symbols, config_.feed);
+    auto r = co_await call(*data_, "GET", target);
+    if (!r) co_return r.error();
+    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
+    co_return alpaca::parse_latest_trades(ep, r.value().body);
+}
+
 awaitable<Result<core::AccountState>> AlpacaBroker::account() {
     auto account = co_await client_->account();
     if (!account) co_return account.error();
@@ -215,6 +233,34 @@ awaitable<Result<OrderUpdate>> AlpacaBroker::order_by_client_id(const std::strin
     auto r = co_await client_->order_by_client_id(client_order_id);
     if (!r) co_return r.error();
     co_return alpaca::to_update(r.value());
+}
+
+awaitable<Result<OrderUpdate>> AlpacaBroker::cancel(const std::string& client_order_id) {
+    auto order = co_await client_->order_by_client_id(client_order_id);
+    if (!order) co_return order.error();
+    if (!alpaca::is_terminal(order.value().status)) {
+        auto canceled = co_await client_->cancel_order(order.value().id);
+        if (!canceled) co_return canceled.error();
+        // The order as it stands now (a fill may have raced the cancel).
+        order = co_await client_->order_by_client_id(client_order_id);
+        if (!order) co_return order.error();
+    }
+    co_return alpaca::to_update(order.value());
+}
+
+awaitable<Result<core::Prices>> AlpacaBroker::latest_prices(const std::vector<core::Symbol>& symbols) {
+    auto trades = co_await client_->latest_trades(symbols);
+    if (!trades) co_return trades.error();
+    core::Prices out;
+    for (const auto& [symbol, trade] : trades.value())
+        if (trade.price.is_positive()) out[symbol] = trade.price.round_half_away(core::kPriceDigits);
+    co_return out;
+}
+
+awaitable<Result<bool>> AlpacaBroker::fills_now() {
+    auto clock = co_await client_->clock();
+    if (!clock) co_return clock.error();
+    co_return clock.value().is_open;
 }
 
 awaitable<Result<std::vector<core::Bar>>> AlpacaMarketData::daily_bars(const std::vector<core::Symbol>& symbols,

@@ -29,6 +29,7 @@ struct AlpacaClientConfig {
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds request_timeout{15000};
     int max_attempts = 5;
+    std::chrono::milliseconds breaker_cooldown{30'000};  // open circuit: fail fast this long, then one probe
     std::chrono::seconds call_deadline{120};  // one call, all its retries included
 };
 
@@ -55,6 +56,9 @@ public:
     awaitable<Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols, core::Date from,
                                                           core::Date to);
 
+    // GET /v2/stocks/trades/latest: the last trade of each symbol.
+    awaitable<Result<std::map<core::Symbol, alpaca::Trade>>> latest_trades(const std::vector<core::Symbol>& symbols);
+
     CircuitBreaker::State trading_breaker() const { return trading_->breaker_state(); }
 
 private:
@@ -78,6 +82,11 @@ public:
     awaitable<Result<core::AccountState>> account() override;
     awaitable<Result<OrderUpdate>> submit(const OrderRequest& order) override;
     awaitable<Result<OrderUpdate>> order_by_client_id(const std::string& client_order_id) override;
+    awaitable<Result<OrderUpdate>> cancel(const std::string& client_order_id) override;
+    // GET /v2/clock: is_open.
+    awaitable<Result<bool>> fills_now() override;
+    // Last trades, from the market-data API.
+    awaitable<Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) override;
 
 private:
     std::shared_ptr<AlpacaClient> client_;

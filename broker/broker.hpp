@@ -77,6 +77,15 @@ public:
     virtual awaitable<Result<OrderUpdate>> submit(const OrderRequest& order) = 0;
     // Kind::not_found when the broker has no order with that id.
     virtual awaitable<Result<OrderUpdate>> order_by_client_id(const std::string& client_order_id) = 0;
+    // Asks the broker to cancel an order that is still open; returns the order as it
+    // stands afterwards (it may have filled meanwhile). Kind::not_found for an unknown id.
+    virtual awaitable<Result<OrderUpdate>> cancel(const std::string& client_order_id) = 0;
+    // Whether a market order sent now can fill while the job waits for it (the market
+    // is open, or the venue fills at once). When false, orders queue for the next open.
+    virtual awaitable<Result<bool>> fills_now() = 0;
+    // The latest price of each symbol that the venue knows (symbols it has none for are
+    // absent): what a market order sent now would about pay.
+    virtual awaitable<Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) = 0;
 };
 
 class MarketData {

@@ -379,4 +379,34 @@ awaitable<Result<OrderUpdate>> SimBroker::order_by_client_id(const std::string& 
     co_return orders_[it->second].update;
 }
 
+awaitable<Result<OrderUpdate>> SimBroker::cancel(const std::string& client_order_id) {
+    if (auto e = settle()) co_return *e;
+    const auto it = by_client_id_.find(client_order_id);
+    if (it == by_client_id_.end())
+        co_return BrokerError{BrokerError::Kind::not_found, "order not found: client_order_id " + client_order_id};
+    auto& u = orders_[it->second].update;
+    if (!is_terminal_status(u.status)) {
+        u.status = "canceled";
+        u.reason = "canceled on request";
+        u.updated_at = core::format_utc(now_());
+        if (auto e = save_state()) co_return *e;
+    }
+    co_return u;
+}
+
+awaitable<Result<bool>> SimBroker::fills_now() { co_return config_.fill == core::FillModel::close; }
+
+awaitable<Result<core::Prices>> SimBroker::latest_prices(const std::vector<core::Symbol>& symbols) {
+    const auto today = core::utc_to_ny(now_()).date;
+    core::Prices out;
+    for (const auto& s : symbols) {
+        const core::Bar* bar = market_->bar(s, today);
+        for (core::Date d = today.plus_days(-1); !bar && d >= today.plus_days(-10); d = d.plus_days(-1))
+            bar = market_->bar(s, d);
+        if (!bar) continue;
+        if (auto p = core::to_price(core::valuation_close(*bar, config_.price_field))) out[s] = *p;
+    }
+    co_return out;
+}
+
 }  // namespace ballast::broker

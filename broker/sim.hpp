@@ -74,6 +74,11 @@ public:
     awaitable<Result<core::AccountState>> account() override;
     awaitable<Result<OrderUpdate>> submit(const OrderRequest& order) override;
     awaitable<Result<OrderUpdate>> order_by_client_id(const std::string& client_order_id) override;
+    awaitable<Result<OrderUpdate>> cancel(const std::string& client_order_id) override;
+    // True with fill = close (orders fill when sent), false with next_open.
+    awaitable<Result<bool>> fills_now() override;
+    // The valuation close of each symbol's latest bar on or before today (New York).
+    awaitable<Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) override;
 
     std::size_t order_count() const { return orders_.size(); }
 

@@ -63,6 +63,7 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
         const Decimal current_value = have * price;
         const Decimal target_value = investable * weight;
         const std::string why = "weight " + pct2(current_value / plan.equity) + " -> target " + pct2(weight);
+        if (!config.plan_sells && (!weight.is_positive() || target_value < current_value)) continue;
         if (!weight.is_positive()) {
             // Proceeds are counted rounded down: expected cash is never overstated.
             const Decimal notional = (have * price).round_down(2);

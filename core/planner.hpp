@@ -26,6 +26,9 @@ struct PlannerConfig {
     int qty_decimals = 6;            // used when fractional (0..9)
     Decimal min_order_notional = Decimal::from_int(10);
     Decimal cash_reserve = Decimal::parse("0.005").value();  // fraction of equity kept in cash
+    // false: plan no sell and size the buys from the cash alone (used once the sells of a
+    // rebalance are done, so that the buys never count on proceeds that did not come).
+    bool plan_sells = true;
 };
 
 struct PlannedOrder {

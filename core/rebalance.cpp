@@ -40,6 +40,14 @@ std::optional<RebalanceCalendar> parse_rebalance_calendar(std::string_view t) {
     return std::nullopt;
 }
 
+std::optional<CalendarDay> parse_calendar_day(std::string_view t) {
+    if (t == "first") return CalendarDay::first;
+    if (t == "last") return CalendarDay::last;
+    return std::nullopt;
+}
+
+const char* to_string(CalendarDay d) { return d == CalendarDay::first ? "first" : "last"; }
+
 const char* to_string(RebalanceCalendar c) {
     switch (c) {
         case RebalanceCalendar::drift: return "drift";
@@ -108,6 +116,15 @@ RebalanceDecision decide_rebalance(Date session, std::optional<Date> last_rebala
         if (last_rebalance && period_of(*last_rebalance, rules.calendar) == period_of(session, rules.calendar))
             return {false, std::string("calendar: already rebalanced this ") + to_string(rules.calendar) +
                                " period on " + last_rebalance->to_string()};
+        if (rules.calendar_day == CalendarDay::last) {
+            const Date next = next_trading_day(session);
+            if (period_of(next, rules.calendar) == period_of(session, rules.calendar))
+                return {false, std::string("calendar: waiting for the last trading day of the ") +
+                                   to_string(rules.calendar) + " period (not before " + next.to_string() + "); " +
+                                   drift_text};
+            return {true, std::string("calendar: last trading day of the ") + to_string(rules.calendar) +
+                              " period; " + drift_text};
+        }
         return {true, std::string("calendar: first ") + to_string(rules.calendar) + " rebalance of the period; " +
                           drift_text};
     }

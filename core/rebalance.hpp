@@ -13,11 +13,21 @@ enum class DriftMode {
 };
 
 // When a rebalance happens: `drift` rebalances whenever the drift exceeds the threshold;
-// the calendars rebalance once, on the first session of each period (day, week, month,
-// quarter, year), whatever the drift, and not again in that period.
+// the calendars rebalance once per period (day, week, month, quarter, year), whatever the
+// drift, on the session chosen by CalendarDay, and not again in that period.
 enum class RebalanceCalendar { drift, daily, weekly, monthly, quarterly, annual };
 std::optional<RebalanceCalendar> parse_rebalance_calendar(std::string_view text);
 const char* to_string(RebalanceCalendar c);
+
+// Which session of a calendar period rebalances (ignored by `drift`).
+//   first: the first session of the period that runs the rebalance job (if that session's
+//          chain fails, the next session of the same period catches up).
+//   last:  only the last NYSE trading day of the period (the next trading day falls in
+//          another period: 2024-03-28 ends 2024-03 because 2024-03-29 is Good Friday). A
+//          missed last day is not caught up: the next chance is the next period's last day.
+enum class CalendarDay { first, last };
+std::optional<CalendarDay> parse_calendar_day(std::string_view text);
+const char* to_string(CalendarDay d);
 
 struct RebalanceRules {
     DriftMode drift_mode = DriftMode::absolute;
@@ -25,6 +35,7 @@ struct RebalanceRules {
     double drift_threshold = 0.05;
     int min_interval_days = 30;  // calendar days between rebalances
     RebalanceCalendar calendar = RebalanceCalendar::drift;
+    CalendarDay calendar_day = CalendarDay::first;
 };
 
 struct Drift {

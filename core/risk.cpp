@@ -1,37 +1,223 @@
 #include "core/risk.hpp"
 
+#include <cstdio>
+#include <map>
+
 namespace ballast::core {
 namespace {
 
 std::string pct2(Decimal fraction) { return (fraction * Decimal::from_int(100)).to_string_fixed(2) + "%"; }
 
+std::string pct2(double fraction) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f%%", fraction * 100.0);
+    return buf;
+}
+
+// The state the approved orders so far would leave, at the plan's prices.
+struct Book {
+    std::map<Symbol, Decimal> held;  // shares by symbol
+    Decimal cash;
+
+    // Sum of |qty x price|; nullopt (and `missing` set) when a held symbol has no price.
+    std::optional<Decimal> gross(const Prices& prices, Symbol& missing) const {
+        Decimal sum;
+        for (const auto& [s, q] : held) {
+            if (q.is_zero()) continue;
+            const auto it = prices.find(s);
+            if (it == prices.end()) {
+                missing = s;
+                return std::nullopt;
+            }
+            sum += (q * it->second).abs();
+        }
+        return sum;
+    }
+};
+
 }  // namespace
+
+StopEvaluation evaluate_stops(const AccountState& account, const Prices& prices, const Prices& references,
+                              Decimal stop_loss) {
+    StopEvaluation out;
+    std::map<Symbol, Decimal> held;
+    for (const auto& p : account.positions) held[p.symbol] += p.qty;
+    for (const auto& [s, q] : held) {
+        if (!q.is_positive()) continue;
+        const auto ref = references.find(s);
+        if (ref == references.end() || !ref->second.is_positive()) {
+            out.notes.push_back("stop_loss: no reference price for held " + s + "; not checked");
+            continue;
+        }
+        const auto price = prices.find(s);
+        if (price == prices.end() || !price->second.is_positive()) {
+            out.notes.push_back("stop_loss: no price for held " + s + "; not checked");
+            continue;
+        }
+        const Decimal fall = (ref->second - price->second) / ref->second;
+        if (fall < stop_loss) continue;
+        out.stops.push_back({s, ref->second, price->second, fall,
+                             s + " at " + price->second.to_string() + " is " + pct2(fall) + " below its reference " +
+                                 ref->second.to_string() + ", at or past the stop of " + pct2(stop_loss)});
+    }
+    return out;
+}
+
+Weights exit_stopped(Weights targets, const std::vector<StopTrigger>& stops) {
+    for (const auto& s : stops) targets.erase(s.symbol);
+    return targets;
+}
+
+RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Prices& prices,
+                         const RiskLimits& limits, const RiskContext& context) {
+    RiskReport report;
+    if (limits.stop_loss) {
+        auto stops = evaluate_stops(account, prices, context.stop_references, *limits.stop_loss);
+        report.stops = std::move(stops.stops);
+        report.notes = std::move(stops.notes);
+    }
+    std::map<Symbol, const StopTrigger*> stopped;
+    for (const auto& s : report.stops) stopped[s.symbol] = &s;
+
+    // Valuation prices, with each order's own price where `prices` has none.
+    Prices valuation = prices;
+    for (const auto& o : plan.orders) valuation.emplace(o.symbol, o.price);
+
+    Book book;
+    book.cash = account.cash;
+    for (const auto& p : account.positions) book.held[p.symbol] += p.qty;
+    const Decimal equity = plan.equity;
+    const bool equity_ok = equity.is_positive();
+    // The planner's reserve arithmetic (see RiskLimits::cash_reserve).
+    const Decimal reserve = equity_ok ? equity - equity * (Decimal::from_int(1) - limits.cash_reserve) : Decimal{};
+
+    for (const auto& order : plan.orders) {
+        const bool buy = order.side == Side::buy;
+        const Decimal cost = order.qty * order.price;  // exact, at the reference price
+        auto deny = [&](std::string rule, std::string detail) {
+            report.verdicts.push_back({order, false, std::move(rule), std::move(detail)});
+            if (!buy && report.buys_blocked.empty())
+                report.buys_blocked = "sell " + order.symbol + " was denied (" + report.verdicts.back().rule + ")";
+        };
+
+        // equity_not_positive
+        if (buy && !equity_ok) {
+            deny("equity_not_positive", "equity " + equity.to_string_fixed(2) + " is not positive; no buy is allowed");
+            continue;
+        }
+
+        // price_sanity
+        if (limits.price_sanity) {
+            const auto q = context.quotes.find(order.symbol);
+            if (q == context.quotes.end()) {
+                report.notes.push_back("price_sanity: no quote for " + order.symbol + "; reference price " +
+                                       order.price.to_string() + " not checked");
+            } else if (!q->second.is_positive() || !order.price.is_positive()) {
+                deny("price_sanity", "quote " + q->second.to_string() + " or reference price " + order.price.to_string() +
+                                         " for " + order.symbol + " is not positive");
+                continue;
+            } else {
+                const Decimal gap = (q->second - order.price).abs() / order.price;
+                if (gap > *limits.price_sanity) {
+                    deny("price_sanity", "quote " + q->second.to_string() + " for " + order.symbol + " is " + pct2(gap) +
+                                             " from the reference price " + order.price.to_string() +
+                                             ", above the limit of " + pct2(*limits.price_sanity));
+                    continue;
+                }
+            }
+        }
+
+        if (buy) {
+            // stop_loss
+            if (const auto it = stopped.find(order.symbol); it != stopped.end()) {
+                deny("stop_loss", "no buy of a stopped position: " + it->second->detail);
+                continue;
+            }
+            // max_order_notional
+            const Decimal order_fraction = order.notional / equity;
+            if (order_fraction > limits.max_order_fraction) {
+                deny("max_order_notional", "order notional " + order.notional.to_string_fixed(2) + " is " +
+                                               pct2(order_fraction) + " of equity, above the limit of " +
+                                               pct2(limits.max_order_fraction));
+                continue;
+            }
+            // max_position_weight
+            const Decimal have = book.held.count(order.symbol) ? book.held.at(order.symbol) : Decimal{};
+            const Decimal after = (have * valuation.at(order.symbol) + order.notional) / equity;
+            if (after > limits.max_position_fraction) {
+                deny("max_position_weight", "position in " + order.symbol + " would be " + pct2(after) +
+                                                " of equity, above the limit of " + pct2(limits.max_position_fraction));
+                continue;
+            }
+        }
+
+        // max_gross_exposure, for any order that raises it.
+        Book next = book;
+        next.held[order.symbol] += buy ? order.qty : -order.qty;
+        next.cash += buy ? -cost : cost;
+        // A sell within the held quantity cannot raise it; skip (it needs every held price).
+        const bool may_raise = buy || next.held[order.symbol].is_negative();
+        Symbol missing;
+        const auto gross_before = may_raise ? book.gross(valuation, missing) : std::optional<Decimal>{};
+        const auto gross_after = may_raise ? next.gross(valuation, missing) : std::optional<Decimal>{};
+        if (may_raise && (!gross_before || !gross_after)) {
+            deny("max_gross_exposure", "no price for held " + missing + "; gross exposure unknown");
+            continue;
+        }
+        if (may_raise && *gross_after > *gross_before) {
+            if (!equity_ok) {
+                deny("max_gross_exposure", "equity " + equity.to_string_fixed(2) +
+                                               " is not positive; no order may raise gross exposure");
+                continue;
+            }
+            const Decimal gross = *gross_after / equity;
+            if (gross > limits.max_gross_exposure) {
+                deny("max_gross_exposure", "gross exposure would be " + pct2(gross) + " of equity, above the limit of " +
+                                               pct2(limits.max_gross_exposure));
+                continue;
+            }
+        }
+
+        // cash_reserve
+        if (buy && next.cash < reserve) {
+            deny("cash_reserve", "cash after buying " + order.symbol + " would be " + next.cash.to_string_fixed(2) +
+                                     ", below the reserve of " + reserve.to_string_fixed(2) + " (" +
+                                     pct2(limits.cash_reserve) + " of equity)");
+            continue;
+        }
+
+        report.verdicts.push_back({order, true, "ok", "within limits"});
+        book = std::move(next);
+    }
+    return report;
+}
 
 std::vector<RiskVerdict> check_risk(const Plan& plan, const AccountState& account, const Prices& prices,
                                     const RiskLimits& limits) {
-    std::vector<RiskVerdict> out;
-    std::map<Symbol, Decimal> held;
-    for (const auto& p : account.positions) held[p.symbol] += p.qty;
-    for (const auto& order : plan.orders) {
-        RiskVerdict v{order, true, "ok", "within limits"};
-        const Decimal order_fraction = order.notional / plan.equity;
-        if (order.side == Side::buy && order_fraction > limits.max_order_fraction) {
-            v = {order, false, "max_order_notional",
-                 "order notional " + order.notional.to_string_fixed(2) + " is " + pct2(order_fraction) +
-                     " of equity, above the limit of " + pct2(limits.max_order_fraction)};
-        } else if (order.side == Side::buy) {
-            const auto price_it = prices.find(order.symbol);
-            const Decimal price = price_it != prices.end() ? price_it->second : order.price;
-            const Decimal have = held.count(order.symbol) ? held.at(order.symbol) : Decimal{};
-            const Decimal after = (have * price + order.notional) / plan.equity;
-            if (after > limits.max_position_fraction)
-                v = {order, false, "max_position_weight",
-                     "position in " + order.symbol + " would be " + pct2(after) + " of equity, above the limit of " +
-                         pct2(limits.max_position_fraction)};
-        }
-        out.push_back(std::move(v));
+    return evaluate_risk(plan, account, prices, limits).verdicts;
+}
+
+std::optional<Trip> evaluate_breakers(const BreakerInputs& in, const BreakerLimits& limits) {
+    if (limits.max_daily_loss && in.previous_close_equity && in.previous_close_equity->is_positive()) {
+        const Decimal prev = *in.previous_close_equity;
+        const double loss = (prev - in.equity).to_double() / prev.to_double();
+        if (loss >= *limits.max_daily_loss)
+            return Trip{"daily_loss", "daily loss of " + pct2(loss) + " (equity " + format_money(in.equity) +
+                                          ", previous close " + format_money(prev) + ") reached the limit of " +
+                                          pct2(*limits.max_daily_loss)};
     }
-    return out;
+    if (limits.max_drawdown && in.peak_equity.is_positive()) {
+        const double dd = (in.peak_equity - in.equity).to_double() / in.peak_equity.to_double();
+        if (dd >= *limits.max_drawdown)
+            return Trip{"drawdown", "drawdown of " + pct2(dd) + " from the peak (equity " + format_money(in.equity) +
+                                        ", peak " + format_money(in.peak_equity) + ") reached the limit of " +
+                                        pct2(*limits.max_drawdown)};
+    }
+    if (limits.max_consecutive_rejections && in.consecutive_rejections >= *limits.max_consecutive_rejections)
+        return Trip{"consecutive_rejections", std::to_string(in.consecutive_rejections) +
+                                                  " consecutive order rejections reached the limit of " +
+                                                  std::to_string(*limits.max_consecutive_rejections)};
+    return std::nullopt;
 }
 
 }  // namespace ballast::core

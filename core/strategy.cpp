@@ -4,6 +4,13 @@
 
 namespace ballast::core {
 
+Date history_start(Date through, std::size_t closes, int margin_days) {
+    Date d = through;
+    if (closes > 0 && !is_trading_day(d)) d = previous_trading_day(d);
+    for (std::size_t i = 1; i < closes; ++i) d = previous_trading_day(d);
+    return d.plus_days(-margin_days);
+}
+
 FixedWeights::FixedWeights(std::string name, Weights weights) : name_(std::move(name)), weights_(std::move(weights)) {}
 
 std::vector<Symbol> FixedWeights::universe() const {

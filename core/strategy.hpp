@@ -33,6 +33,14 @@ public:
     virtual StrategyOutput evaluate(const StrategyInput& input) const = 0;
 };
 
+// The first calendar date of a history that holds `closes` NYSE sessions through `through`
+// (inclusive; `through` itself counts when it is a trading day), moved `margin_days`
+// calendar days earlier for unscheduled closures and missing bars. The caller of
+// Strategy::evaluate reads closes from this date so that lookback() trading days are
+// there: a fixed calendar ratio such as lookback * 7 / 5 + 10 falls short by up to a few
+// sessions around holidays (the 200 sessions through 2001-09-17 span 298 calendar days).
+Date history_start(Date through, std::size_t closes, int margin_days = 10);
+
 // Fixed weights (All Weather, 60/40, any mix): signal 1 for every symbol with a valid
 // close for the session, targets = the configured weights. A symbol without a valid
 // close gives no targets at all (problem set): the rebalance then holds.

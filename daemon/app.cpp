@@ -16,6 +16,7 @@
 #include "daemon/config.hpp"
 #include "daemon/jobs.hpp"
 #include "daemon/scheduler.hpp"
+#include "daemon/strategy_factory.hpp"
 #include "daemon/venue.hpp"
 #include "storage/journal.hpp"
 
@@ -189,7 +190,8 @@ int cmd_demo(const DemoOptions& options) {
         }
         *slot = d;
     }
-    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
+    const auto strategy_ptr = make_strategy(config->strategy);
+    const core::Strategy& strategy = *strategy_ptr;
     Venue venue;
     if (const int rc = open_sim_market(*config, strategy, false, venue); rc != kExitOk) return rc;
     const auto& market = venue.sim_market;
@@ -301,7 +303,8 @@ int cmd_once(const OnceOptions& options) {
         }
         session = *d;
     }
-    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
+    const auto strategy_ptr = make_strategy(config->strategy);
+    const core::Strategy& strategy = *strategy_ptr;
     net::io_context io;  // before the venue: its sockets must close before the context goes
     Venue venue;
     if (sim) {
@@ -391,7 +394,8 @@ int cmd_run(const RunOptions& options) {
                    to_string(config->mode));
         return kExitUsage;
     }
-    const core::FixedWeights strategy(config->strategy.name, config->strategy.weights);
+    const auto strategy_ptr = make_strategy(config->strategy);
+    const core::Strategy& strategy = *strategy_ptr;
     net::io_context io;  // before the venue: its sockets must close before the context goes
     Venue venue;
     if (sim)
@@ -399,8 +403,7 @@ int cmd_run(const RunOptions& options) {
     auto journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;
     storage::RunRepository runs(*journal);
-    const int orphans = runs.fail_orphans(now_utc(), "ballast stopped while the job was running");
-    if (orphans > 0) log->warn("{} job run(s) left running by an earlier process marked failed", orphans);
+
     const auto run_id =
         runs.start_run(options.replay ? "run --replay" : "run", to_string(config->mode), config->source.string(), now_utc());
 
@@ -421,6 +424,10 @@ int cmd_run(const RunOptions& options) {
         const auto ny = core::utc_to_ny(clock->now());
         session = core::is_trading_day(ny.date) ? ny.date : core::next_trading_day(ny.date);
     }
+    // Jobs cut off by a crash in an earlier session stay failed; those of the first
+    // session run now are resumed by the scheduler.
+    const int orphans = runs.fail_orphans(now_utc(), "ballast stopped while the job was running", session);
+    if (orphans > 0) log->warn("{} job run(s) of earlier sessions left running by a crash marked failed", orphans);
     if (sim) {
         if (const int rc = open_sim_broker(*config, *clock, true, venue); rc != kExitOk) return rc;
     } else if (const int rc = open_alpaca(*config, io, *journal, log, venue); rc != kExitOk) {

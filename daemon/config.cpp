@@ -196,7 +196,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 // The closest known key, if close enough to be a likely typo.
-std::optional<std::string_view> suggest(std::string_view key, std::initializer_list<std::string_view> known) {
+std::optional<std::string_view> suggest(std::string_view key, const std::vector<std::string_view>& known) {
     const std::size_t limit = std::min<std::size_t>(3, std::max<std::size_t>(1, key.size() / 3));
     std::optional<std::string_view> best;
     std::size_t best_d = limit + 1;
@@ -468,29 +468,131 @@ struct WeightAt {
     Pos pos;
 };
 
-// [strategy]
-void read_strategy(const toml::table& root, Config& c, std::vector<WeightAt>& weights, Errors& e) {
-    const auto* strategy = read_table(root, "", "strategy", e);
-    const auto* n = root.get("strategy");
-    const Pos strategy_pos = n ? pos_of(*n) : Pos{};
-    if (strategy == nullptr) {
-        if (n == nullptr) {
-            e.at(strategy_pos, "strategy.weights",
-                 "missing; expected a [strategy.weights] table of SYMBOL = percent (e.g. VTI = 40)");
-        }
-        return;
-    }
-    check_keys(*strategy, "strategy", {"name", "kind", "weights"}, e);
-    if (auto v = read_nonempty(*strategy, "strategy", "name", e, "a non-empty name")) c.strategy.name = v->value;
-    if (auto v = read_enum(*strategy, "strategy", "kind", e, {"fixed_weights"})) c.strategy.kind = *v;
+// The largest weight a strategy can give one symbol, checked against
+// risk.max_position_pct once [risk] is read.
+struct ConcentrationAt {
+    std::string key;     // where to report it, e.g. "strategy.params.safe_asset"
+    Decimal percent;     // the largest possible weight, percent
+    std::string why;     // "IEF receives every weight moved out of ..."
+    Pos pos;
+};
 
-    const auto* wn = strategy->get("weights");
+struct StrategyChecks {
+    std::vector<WeightAt> weights;
+    std::vector<ConcentrationAt> concentration;
+};
+
+constexpr std::string_view kTickerText = "a ticker symbol of 1-10 uppercase characters A-Z 0-9 . -";
+
+// A ticker string at `path`: 1-10 of A-Z 0-9 . - (with a hint when lower case).
+bool check_ticker(const std::string& symbol, Pos pos, const std::string& path, Errors& e) {
+    if (is_ticker(symbol)) return true;
+    const std::string hint = is_ticker(upper(symbol)) ? " (did you mean '" + upper(symbol) + "'?)" : "";
+    e.at(pos, path, "expected " + std::string(kTickerText) + ", found " + snippet(symbol) + hint);
+    return false;
+}
+
+std::optional<Str> read_ticker(const toml::table& t, std::string_view path, std::string_view key, Errors& e) {
+    auto s = read_string(t, path, key, e);
+    if (!s || !check_ticker(s->value, s->pos, join(path, key), e)) return std::nullopt;
+    return s;
+}
+
+// An array of distinct tickers (at least one).
+struct UniverseAt {
+    std::vector<core::Symbol> symbols;
+    Pos pos;
+};
+std::optional<UniverseAt> read_universe(const toml::table& t, std::string_view path, std::string_view key, Errors& e) {
+    const auto* n = find(t, key);
+    if (n == nullptr) return std::nullopt;
+    const auto key_path = join(path, key);
+    const auto* a = n->as_array();
+    if (a == nullptr) {
+        type_error(e, *n, key_path, "an array of ticker symbols (e.g. [\"SPY\", \"EFA\", \"AGG\"])");
+        return std::nullopt;
+    }
+    if (a->empty()) {
+        e.at(pos_of(*n), key_path, "expected at least one ticker symbol, found an empty array");
+        return std::nullopt;
+    }
+    UniverseAt out{{}, pos_of(*n)};
+    std::map<std::string, Pos> seen;
+    bool ok = true;
+    for (std::size_t i = 0; i < a->size(); ++i) {
+        const auto& item = *a->get(i);
+        const auto item_path = key_path + "[" + std::to_string(i) + "]";
+        const auto* s = item.as_string();
+        if (s == nullptr) {
+            type_error(e, item, item_path, std::string(kTickerText));
+            ok = false;
+            continue;
+        }
+        const std::string symbol = s->get();
+        if (!check_ticker(symbol, pos_of(item), item_path, e)) {
+            ok = false;
+            continue;
+        }
+        if (const auto it = seen.find(symbol); it != seen.end()) {
+            e.at(pos_of(item), item_path,
+                 "duplicate symbol " + snippet(symbol) + " (first at column " + std::to_string(it->second.column) + ")");
+            ok = false;
+            continue;
+        }
+        seen.emplace(symbol, pos_of(item));
+        out.symbols.push_back(symbol);
+    }
+    if (!ok) return std::nullopt;
+    return out;
+}
+
+// The parameters of each strategy kind, for unknown-key messages.
+constexpr std::array<std::string_view, 4> kKinds{"fixed_weights", "trend", "dual_momentum", "risk_parity"};
+std::vector<std::string_view> params_of(std::string_view kind) {
+    if (kind == "trend") return {"sma_days", "safe_asset"};
+    if (kind == "dual_momentum") return {"universe", "lookback_days", "top_n", "absolute_threshold", "cash_proxy", "safe_asset"};
+    if (kind == "risk_parity") return {"universe", "lookback_days", "vol_target"};
+    return {};
+}
+
+std::string list_of(const std::vector<std::string_view>& keys) {
+    std::string out;
+    for (const auto k : keys) out += (out.empty() ? "" : ", ") + std::string(k);
+    return out;
+}
+
+// Every key of [strategy.params] that `kind` does not take.
+void check_params(const toml::table& t, std::string_view kind, Errors& e) {
+    const auto mine = params_of(kind);
+    for (auto&& [k, v] : t) {
+        const std::string_view name = k.str();
+        if (looks_secret(name)) continue;
+        if (std::find(mine.begin(), mine.end(), name) != mine.end()) continue;
+        std::string problem = "unknown parameter; kind \"" + std::string(kind) + "\" takes " +
+                              (mine.empty() ? std::string("no parameters") : list_of(mine));
+        if (const auto s = suggest(name, mine)) {
+            problem += "; did you mean '" + std::string(*s) + "'?";
+        } else {
+            for (const auto other : kKinds) {
+                const auto theirs = params_of(other);
+                if (std::find(theirs.begin(), theirs.end(), name) == theirs.end()) continue;
+                problem += " (" + std::string(name) + " belongs to kind \"" + std::string(other) + "\")";
+                break;
+            }
+        }
+        e.at(pos_of(k), join("strategy.params", name), problem);
+    }
+}
+
+// [strategy.weights]: SYMBOL = percent, summing to 100.
+void read_weights(const toml::table& strategy, Pos strategy_pos, Config& c, StrategyChecks& checks, Errors& e) {
+    const auto* wn = strategy.get("weights");
     if (wn == nullptr) {
         e.at(strategy_pos, "strategy.weights",
              "missing; expected a [strategy.weights] table of SYMBOL = percent (e.g. VTI = 40)");
         return;
     }
-    const auto* wt = read_table(*strategy, "strategy", "weights", e);
+    const auto* wt = read_table(strategy, "strategy", "weights", e);
     if (wt == nullptr) return;
     if (wt->empty()) {
         e.at(pos_of(*wn), "strategy.weights", "expected at least one SYMBOL = percent entry, found an empty table");
@@ -509,11 +611,7 @@ void read_strategy(const toml::table& root, Config& c, std::vector<WeightAt>& we
             continue;
         }
         const auto path = join("strategy.weights", symbol);
-        if (!is_ticker(symbol)) {
-            const std::string hint = is_ticker(upper(symbol)) ? " (did you mean '" + upper(symbol) + "'?)" : "";
-            e.at(pos_of(k), path,
-                 "expected a ticker symbol of 1-10 uppercase characters A-Z 0-9 . -, found " + snippet(symbol) + hint);
-        }
+        check_ticker(symbol, pos_of(k), path, e);
         const auto key = upper(symbol);
         if (const auto it = seen.find(key); it != seen.end()) {
             e.at(pos_of(k), path,
@@ -528,7 +626,7 @@ void read_strategy(const toml::table& root, Config& c, std::vector<WeightAt>& we
             continue;
         }
         sum += w->exact;
-        weights.push_back({symbol, w->exact, w->pos});
+        checks.weights.push_back({symbol, w->exact, w->pos});
         c.strategy.weights[symbol] = percent_to_fraction(w->exact);
     }
     if (all_valid) {
@@ -540,14 +638,133 @@ void read_strategy(const toml::table& root, Config& c, std::vector<WeightAt>& we
     }
 }
 
+// [strategy.params] of kind = "trend".
+void read_trend_params(const toml::table* t, Config& c, StrategyChecks& checks, Errors& e) {
+    auto& p = c.strategy.trend;
+    if (t == nullptr) return;
+    const std::string_view path = "strategy.params";
+    if (auto v = read_int(*t, path, "sma_days", e, 2, 1000)) p.sma_days = static_cast<std::size_t>(*v);
+    if (auto v = read_ticker(*t, path, "safe_asset", e)) {
+        p.safe_asset = v->value;
+        // Every base weight can end up in the safe asset.
+        Decimal total;
+        for (const auto& w : checks.weights) total += w.percent;
+        checks.concentration.push_back({join(path, "safe_asset"), total,
+                                        v->value + " receives every weight whose symbol is below its SMA (up to " +
+                                            total.to_string() + "%)",
+                                        v->pos});
+    }
+}
+
+// [strategy.params] of kind = "dual_momentum".
+void read_dual_momentum_params(const toml::table* t, Pos strategy_pos, Config& c, StrategyChecks& checks, Errors& e) {
+    auto& p = c.strategy.dual_momentum;
+    const std::string_view path = "strategy.params";
+    const auto universe = t ? read_universe(*t, path, "universe", e) : std::nullopt;
+    if (universe) p.candidates = universe->symbols;
+    else if (t == nullptr || t->get("universe") == nullptr)
+        e.at(strategy_pos, "strategy.params.universe",
+             "missing; kind \"dual_momentum\" expects [strategy.params] universe = [\"SPY\", \"EFA\", ...], the candidates");
+    if (t == nullptr) return;
+    if (auto v = read_int(*t, path, "lookback_days", e, 1, 1000)) p.lookback_days = static_cast<std::size_t>(*v);
+    std::optional<Pos> top_n_pos;
+    if (auto v = read_int(*t, path, "top_n", e, 1, 1000)) {
+        p.top_n = static_cast<std::size_t>(*v);
+        top_n_pos = pos_of(*t->get("top_n"));
+        if (universe && p.top_n > universe->symbols.size())
+            e.at(*top_n_pos, join(path, "top_n"),
+                 "expected at most the " + std::to_string(universe->symbols.size()) +
+                     " symbols of strategy.params.universe, found " + std::to_string(*v));
+    }
+    const auto threshold = read_number(*t, path, "absolute_threshold", e, {-100, 1000, false, false, "a percentage"});
+    if (threshold) p.absolute_threshold = threshold->value / 100.0;
+    if (auto v = read_ticker(*t, path, "cash_proxy", e)) {
+        p.cash_proxy = v->value;
+        if (threshold)
+            e.at(threshold->pos, join(path, "absolute_threshold"),
+                 "set either absolute_threshold or cash_proxy (the hurdle is then " + v->value +
+                     "'s return over lookback_days), not both");
+    }
+    if (auto v = read_ticker(*t, path, "safe_asset", e)) {
+        p.safe_asset = v->value;
+        checks.concentration.push_back(
+            {join(path, "safe_asset"), Decimal::from_int(100),
+             v->value + " receives every pick whose return is below the hurdle (up to 100%)", v->pos});
+    }
+    // Each pick's share.
+    const Decimal share = (Decimal::from_int(100) / Decimal::from_int(static_cast<std::int64_t>(p.top_n)))
+                              .round_down(core::kWeightDigits);
+    checks.concentration.push_back({join(path, "top_n"), share,
+                                    "each of the top " + std::to_string(p.top_n) + " picks gets " + share.to_string() +
+                                        "%" + (top_n_pos ? "" : " (top_n defaults to 1)"),
+                                    top_n_pos.value_or(universe ? universe->pos : strategy_pos)});
+}
+
+// [strategy.params] of kind = "risk_parity".
+void read_risk_parity_params(const toml::table* t, Pos strategy_pos, Config& c, Errors& e) {
+    auto& p = c.strategy.risk_parity;
+    const std::string_view path = "strategy.params";
+    const auto universe = t ? read_universe(*t, path, "universe", e) : std::nullopt;
+    if (universe) p.universe = universe->symbols;
+    else if (t == nullptr || t->get("universe") == nullptr)
+        e.at(strategy_pos, "strategy.params.universe",
+             "missing; kind \"risk_parity\" expects [strategy.params] universe = [\"VTI\", \"TLT\", ...]");
+    if (t == nullptr) return;
+    if (auto v = read_int(*t, path, "lookback_days", e, 2, 1000)) p.lookback_days = static_cast<std::size_t>(*v);
+    if (auto v = read_number(*t, path, "vol_target", e, {0, 200, true, false, "an annualised volatility in percent"}))
+        p.vol_target = v->value / 100.0;
+}
+
+// [strategy]
+void read_strategy(const toml::table& root, Config& c, StrategyChecks& checks, Errors& e) {
+    const auto* strategy = read_table(root, "", "strategy", e);
+    const auto* n = root.get("strategy");
+    const Pos strategy_pos = n ? pos_of(*n) : Pos{};
+    if (strategy == nullptr) {
+        if (n == nullptr) {
+            e.at(strategy_pos, "strategy.weights",
+                 "missing; expected a [strategy.weights] table of SYMBOL = percent (e.g. VTI = 40)");
+        }
+        return;
+    }
+    check_keys(*strategy, "strategy", {"name", "kind", "weights", "params"}, e);
+    if (auto v = read_nonempty(*strategy, "strategy", "name", e, "a non-empty name")) c.strategy.name = v->value;
+    const auto kind = read_enum(*strategy, "strategy", "kind", e, {"fixed_weights", "trend", "dual_momentum", "risk_parity"});
+    if (kind) c.strategy.kind = *kind;
+    if (strategy->get("kind") != nullptr && !kind) {
+        // An unknown kind: check what can be checked without it.
+        if (strategy->get("weights") != nullptr) read_weights(*strategy, strategy_pos, c, checks, e);
+        c.strategy.weights.clear();
+        return;
+    }
+    const auto& k = c.strategy.kind;
+
+    // Weights: base weights of fixed_weights and trend; not used by the others.
+    if (k == "fixed_weights" || k == "trend") {
+        read_weights(*strategy, strategy_pos, c, checks, e);
+    } else if (const auto* w = strategy->get("weights")) {
+        e.at(pos_of(*w), "strategy.weights",
+             "not used by kind \"" + k + "\"; list its symbols in strategy.params.universe instead");
+    }
+
+    const auto* params = read_table(*strategy, "strategy", "params", e);
+    if (params) check_params(*params, k, e);
+    if (k == "trend") read_trend_params(params, c, checks, e);
+    if (k == "dual_momentum") read_dual_momentum_params(params, strategy_pos, c, checks, e);
+    if (k == "risk_parity") read_risk_parity_params(params, strategy_pos, c, e);
+}
+
 // [rebalance]
 void read_rebalance(const toml::table& root, Config& c, Errors& e) {
     const auto* t = read_table(root, "", "rebalance", e);
     if (t == nullptr) return;
     const std::string_view p = "rebalance";
-    check_keys(*t, p, {"calendar", "drift_mode", "drift_threshold", "min_interval_days"}, e);
+    check_keys(*t, p, {"calendar", "calendar_day", "drift_mode", "drift_threshold", "min_interval_days"}, e);
     if (auto v = read_enum(*t, p, "calendar", e, {"drift", "daily", "weekly", "monthly", "quarterly", "annual"})) {
         c.rebalance.calendar = core::parse_rebalance_calendar(*v).value();
+    }
+    if (auto v = read_enum(*t, p, "calendar_day", e, {"first", "last"})) {
+        c.rebalance.calendar_day = core::parse_calendar_day(*v).value();
     }
     if (auto v = read_enum(*t, p, "drift_mode", e, {"absolute", "relative"})) {
         c.rebalance.drift_mode = *v == "absolute" ? core::DriftMode::absolute : core::DriftMode::relative;
@@ -580,14 +797,32 @@ std::optional<Pos> read_risk(const toml::table& root, Config& c, Errors& e) {
     const auto* t = read_table(root, "", "risk", e);
     if (t == nullptr) return std::nullopt;
     const std::string_view p = "risk";
-    check_keys(*t, p, {"max_order_pct", "max_position_pct"}, e);
+    check_keys(*t, p,
+               {"max_order_pct", "max_position_pct", "max_gross_exposure_pct", "price_sanity_pct", "stop_loss_pct",
+                "max_daily_loss_pct", "max_drawdown_pct", "max_consecutive_rejections"},
+               e);
     const Range pct{0, 100, true, false, "a percentage"};
-    if (auto v = read_number(*t, p, "max_order_pct", e, pct)) c.risk.max_order_fraction = percent_to_fraction(v->exact);
+    auto& r = c.risk;
+    if (auto v = read_number(*t, p, "max_order_pct", e, pct)) r.max_order_fraction = percent_to_fraction(v->exact);
+    std::optional<Pos> max_position_pos;
     if (auto v = read_number(*t, p, "max_position_pct", e, pct)) {
-        c.risk.max_position_fraction = percent_to_fraction(v->exact);
-        return v->pos;
+        r.max_position_fraction = percent_to_fraction(v->exact);
+        max_position_pos = v->pos;
     }
-    return std::nullopt;
+    if (auto v = read_number(*t, p, "max_gross_exposure_pct", e, {0, 200, true, false, "a percentage"})) {
+        r.max_gross_exposure = percent_to_fraction(v->exact);
+    }
+    if (auto v = read_number(*t, p, "price_sanity_pct", e, pct)) r.price_sanity = percent_to_fraction(v->exact);
+    if (auto v = read_number(*t, p, "stop_loss_pct", e, {0, 100, true, true, "a percentage"})) {
+        r.stop_loss = percent_to_fraction(v->exact);
+    }
+    // Circuit breakers.
+    if (auto v = read_number(*t, p, "max_daily_loss_pct", e, pct)) c.breakers.max_daily_loss = v->value / 100.0;
+    if (auto v = read_number(*t, p, "max_drawdown_pct", e, pct)) c.breakers.max_drawdown = v->value / 100.0;
+    if (auto v = read_int(*t, p, "max_consecutive_rejections", e, 1, 1000)) {
+        c.breakers.max_consecutive_rejections = static_cast<int>(*v);
+    }
+    return max_position_pos;
 }
 
 // [schedule]
@@ -680,7 +915,7 @@ void read_alpaca(const toml::table& root, const fs::path& base_dir, Config& c, E
     const std::string_view p = "alpaca";
     check_keys(*t, p,
                {"trading_url", "data_url", "ca_file", "feed", "adjustment", "rate_limit_per_minute",
-                "connect_timeout_ms", "request_timeout_ms", "max_attempts", "fill_timeout_seconds",
+                "connect_timeout_ms", "request_timeout_ms", "max_attempts", "breaker_cooldown_ms", "fill_timeout_seconds",
                 "job_deadline_seconds"},
                e);
     const auto url = [&](std::string_view key, std::string& out) {
@@ -707,6 +942,7 @@ void read_alpaca(const toml::table& root, const fs::path& base_dir, Config& c, E
     if (auto v = read_int(*t, p, "connect_timeout_ms", e, 100, 120000)) a.connect_timeout_ms = static_cast<int>(*v);
     if (auto v = read_int(*t, p, "request_timeout_ms", e, 100, 300000)) a.request_timeout_ms = static_cast<int>(*v);
     if (auto v = read_int(*t, p, "max_attempts", e, 1, 20)) a.max_attempts = static_cast<int>(*v);
+    if (auto v = read_int(*t, p, "breaker_cooldown_ms", e, 100, 3600000)) a.breaker_cooldown_ms = static_cast<int>(*v);
     if (auto v = read_int(*t, p, "fill_timeout_seconds", e, 1, 3600)) a.fill_timeout_seconds = static_cast<int>(*v);
     if (auto v = read_int(*t, p, "job_deadline_seconds", e, 10, 86400)) a.job_deadline_seconds = static_cast<int>(*v);
 }
@@ -770,22 +1006,32 @@ void read_document(const toml::table& root, const fs::path& base_dir, const std:
         env_file_pos = v->pos;
     }
 
-    std::vector<WeightAt> weights;
-    read_strategy(root, c, weights, e);
+    StrategyChecks strategy_checks;
+    read_strategy(root, c, strategy_checks, e);
     read_rebalance(root, c, e);
     read_orders(root, c, e);
     const auto max_position_pos = read_risk(root, c, e);
+    // The risk stage checks the planner's own cash reserve independently.
+    c.risk.cash_reserve = c.orders.planner.cash_reserve;
     read_schedule(root, c, e);
     read_sim(root, base_dir, c, e);
     read_alpaca(root, base_dir, c, e);
 
     // No single target may exceed the position limit, or every rebalance would be denied.
     const auto max_pct = c.risk.max_position_fraction * Decimal::from_int(100);
-    for (const auto& w : weights) {
+    const std::string limit_text =
+        "risk.max_position_pct " + max_pct.to_string() + "%" +
+        (max_position_pos ? " (line " + std::to_string(max_position_pos->line) + ")" : " (the default)");
+    for (const auto& w : strategy_checks.weights) {
         if (w.percent <= max_pct) continue;
         e.at(w.pos, join("strategy.weights", w.symbol),
-             "weight " + w.percent.to_string() + "% exceeds risk.max_position_pct " + max_pct.to_string() + "%" +
-                 (max_position_pos ? " (line " + std::to_string(max_position_pos->line) + ")" : " (the default)"));
+             "weight " + w.percent.to_string() + "% exceeds " + limit_text);
+    }
+    // A strategy that can concentrate more than the limit would see those buys denied.
+    for (const auto& x : strategy_checks.concentration) {
+        if (x.percent <= max_pct) continue;
+        e.at(x.pos, x.key, x.why + ", more than " + limit_text + "; raise risk.max_position_pct to at least " +
+                               x.percent.to_string());
     }
 
     read_secrets(root, env_file_pos, env, c, e);
@@ -908,13 +1154,48 @@ std::string render_effective_config(const Config& c) {
     o << "\n[strategy]\n";
     o << "name = " << toml_quote(c.strategy.name) << "\n";
     o << "kind = " << toml_quote(c.strategy.kind) << "\n";
-    o << "\n[strategy.weights]  # percent of equity\n";
-    for (const auto& [symbol, w] : c.strategy.weights) {
-        o << (is_bare_key(symbol) ? symbol : toml_quote(symbol)) << " = " << percent_text(w) << "\n";
+    const auto& k = c.strategy.kind;
+    if (k == "fixed_weights" || k == "trend") {
+        o << "\n[strategy.weights]  # percent of equity\n";
+        for (const auto& [symbol, w] : c.strategy.weights) {
+            o << (is_bare_key(symbol) ? symbol : toml_quote(symbol)) << " = " << percent_text(w) << "\n";
+        }
+    }
+    const auto symbols = [](const std::vector<core::Symbol>& list) {
+        std::string out = "[";
+        for (const auto& s : list) out += (out.size() > 1 ? ", " : "") + toml_quote(s);
+        return out + "]";
+    };
+    const auto optional_symbol = [&](const char* key, const std::optional<core::Symbol>& s, const char* unset) {
+        if (s) o << key << " = " << toml_quote(*s) << "\n";
+        else o << "# " << key << ": not set (" << unset << ")\n";
+    };
+    if (k == "trend") {
+        const auto& p = c.strategy.trend;
+        o << "\n[strategy.params]\n";
+        o << "sma_days = " << p.sma_days << "  # trading days\n";
+        optional_symbol("safe_asset", p.safe_asset, "cash");
+    } else if (k == "dual_momentum") {
+        const auto& p = c.strategy.dual_momentum;
+        o << "\n[strategy.params]\n";
+        o << "universe = " << symbols(p.candidates) << "\n";
+        o << "lookback_days = " << p.lookback_days << "  # trading days\n";
+        o << "top_n = " << p.top_n << "\n";
+        if (p.cash_proxy) o << "cash_proxy = " << toml_quote(*p.cash_proxy) << "  # the hurdle is its return\n";
+        else o << "absolute_threshold = " << tidy(p.absolute_threshold * 100.0) << "  # percent\n";
+        optional_symbol("safe_asset", p.safe_asset, "cash");
+    } else if (k == "risk_parity") {
+        const auto& p = c.strategy.risk_parity;
+        o << "\n[strategy.params]\n";
+        o << "universe = " << symbols(p.universe) << "\n";
+        o << "lookback_days = " << p.lookback_days << "  # trading days\n";
+        if (p.vol_target) o << "vol_target = " << tidy(*p.vol_target * 100.0) << "  # percent a year\n";
+        else o << "# vol_target: not set (fully invested)\n";
     }
 
     o << "\n[rebalance]\n";
     o << "calendar = " << toml_quote(core::to_string(c.rebalance.calendar)) << "\n";
+    o << "calendar_day = " << toml_quote(core::to_string(c.rebalance.calendar_day)) << "\n";
     o << "drift_mode = " << toml_quote(drift_mode_name(c.rebalance.drift_mode)) << "\n";
     o << "drift_threshold = " << tidy(c.rebalance.drift_threshold * 100.0) << "  # percent\n";
     o << "min_interval_days = " << c.rebalance.min_interval_days << "\n";
@@ -928,6 +1209,19 @@ std::string render_effective_config(const Config& c) {
     o << "\n[risk]\n";
     o << "max_order_pct = " << percent_text(c.risk.max_order_fraction) << "\n";
     o << "max_position_pct = " << percent_text(c.risk.max_position_fraction) << "\n";
+    o << "max_gross_exposure_pct = " << percent_text(c.risk.max_gross_exposure) << "\n";
+    const auto off = [&](const char* key) { o << "# " << key << ": not set (off)\n"; };
+    if (c.risk.price_sanity) o << "price_sanity_pct = " << percent_text(*c.risk.price_sanity) << "\n";
+    else off("price_sanity_pct");
+    if (c.risk.stop_loss) o << "stop_loss_pct = " << percent_text(*c.risk.stop_loss) << "\n";
+    else off("stop_loss_pct");
+    if (c.breakers.max_daily_loss) o << "max_daily_loss_pct = " << tidy(*c.breakers.max_daily_loss * 100.0) << "\n";
+    else off("max_daily_loss_pct");
+    if (c.breakers.max_drawdown) o << "max_drawdown_pct = " << tidy(*c.breakers.max_drawdown * 100.0) << "\n";
+    else off("max_drawdown_pct");
+    if (c.breakers.max_consecutive_rejections)
+        o << "max_consecutive_rejections = " << *c.breakers.max_consecutive_rejections << "\n";
+    else off("max_consecutive_rejections");
 
     o << "\n[schedule]\n";
     o << "timezone = " << toml_quote(c.schedule.timezone) << "\n";
@@ -960,6 +1254,7 @@ std::string render_effective_config(const Config& c) {
     o << "connect_timeout_ms = " << c.alpaca.connect_timeout_ms << "\n";
     o << "request_timeout_ms = " << c.alpaca.request_timeout_ms << "\n";
     o << "max_attempts = " << c.alpaca.max_attempts << "\n";
+    o << "breaker_cooldown_ms = " << c.alpaca.breaker_cooldown_ms << "\n";
     o << "fill_timeout_seconds = " << c.alpaca.fill_timeout_seconds << "\n";
     o << "job_deadline_seconds = " << c.alpaca.job_deadline_seconds << "\n";
 

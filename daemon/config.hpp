@@ -23,6 +23,7 @@
 #include "core/planner.hpp"
 #include "core/rebalance.hpp"
 #include "core/risk.hpp"
+#include "core/strategies.hpp"
 
 namespace ballast::daemon {
 
@@ -34,10 +35,22 @@ const char* to_string(Mode m);
 using PriceField = core::PriceField;
 using FillModel = core::FillModel;
 
+// [strategy] and [strategy.params]. Only the params of `kind` are read (and rendered);
+// the others keep their defaults.
+//   fixed_weights: weights.
+//   trend:         weights (base weights) + trend (sma_days, safe_asset).
+//   dual_momentum: dual_momentum (universe = candidates, lookback_days, top_n,
+//                  absolute_threshold (percent in the file, a fraction here), cash_proxy,
+//                  safe_asset); no weights.
+//   risk_parity:   risk_parity (universe, lookback_days, vol_target (percent in the file,
+//                  a fraction here)); no weights.
 struct StrategyConfig {
     std::string name = "all-weather";     // free text, journaled with every signal
-    std::string kind = "fixed_weights";   // only fixed_weights for now
+    std::string kind = "fixed_weights";   // fixed_weights | trend | dual_momentum | risk_parity
     core::Weights weights;                // fractions summing to 1 (config gives percent)
+    core::TrendParams trend;
+    core::DualMomentumParams dual_momentum;
+    core::RiskParityParams risk_parity;
 };
 
 struct OrdersConfig {
@@ -75,6 +88,7 @@ struct AlpacaConfig {
     int connect_timeout_ms = 5000;
     int request_timeout_ms = 15000;
     int max_attempts = 5;                          // per call, transient failures only
+    int breaker_cooldown_ms = 30000;               // open circuit breaker: fail fast this long, then probe
     int fill_timeout_seconds = 120;                // how long sells are polled before buys
     int job_deadline_seconds = 600;                // overall deadline of one job
 };
@@ -96,7 +110,8 @@ struct Config {
     StrategyConfig strategy;
     core::RebalanceRules rebalance;
     OrdersConfig orders;
-    core::RiskLimits risk;
+    core::RiskLimits risk;                // [risk]; risk.cash_reserve is orders.cash_reserve
+    core::BreakerLimits breakers;         // [risk] max_daily_loss_pct, max_drawdown_pct, max_consecutive_rejections
     SimConfig sim;
     ScheduleConfig schedule;
     AlpacaConfig alpaca;

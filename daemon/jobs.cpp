@@ -1,6 +1,8 @@
 #include "daemon/jobs.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -15,10 +17,27 @@ namespace {
 
 using core::Decimal;
 
+// The regular session's close, New York time.
+constexpr int kCloseMinutes = 16 * 60;
+
 // History fetched on the first data update, in calendar days.
 constexpr int kInitialHistoryDays = 400;
 
 JobResult fail(std::string error) { return {false, std::move(error), ""}; }
+
+// Test hook for the crash-safety tests: BALLAST_CRASH_AT=<point>[:<n>] kills the
+// process with SIGKILL the n-th time (default 1st) it reaches that point. Unset in
+// production, where this is one getenv per order step.
+void crash_point(const char* point) {
+    static const char* spec = std::getenv("BALLAST_CRASH_AT");
+    if (spec == nullptr || *spec == '\0') return;
+    const std::string s(spec);
+    const auto colon = s.find(':');
+    if (s.substr(0, colon) != point) return;
+    static int reached = 0;
+    const int nth = colon == std::string::npos ? 1 : std::atoi(s.c_str() + colon + 1);
+    if (++reached == nth) ::raise(SIGKILL);
+}
 JobResult ok(std::string detail) { return {true, "", std::move(detail)}; }
 
 std::string compact_date(core::Date d) {
@@ -76,26 +95,29 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
         const core::Date start = last ? last->plus_days(1) : session.plus_days(-kInitialHistoryDays);
         from = std::min(from, start);
     }
-    auto fetched = co_await market_.daily_bars(universe, from, session);
+    // The chain trades on the bars of `through`: this session when the data update runs
+    // after the close, the previous one when it runs before (a market-hours schedule).
+    const core::Date through = data_date(session);
+    auto fetched = co_await market_.daily_bars(universe, from, through);
     if (!fetched) co_return fail("market data: " + fetched.error().message);
     std::vector<core::Bar> good;
     for (const auto& b : fetched.value()) {
-        if (auto problem = bar_problem(b, session))
+        if (auto problem = bar_problem(b, through))
             co_return fail("invalid bar " + b.symbol + " " + b.date.to_string() + ": " + *problem);
         good.push_back(b);
     }
     bars.upsert(good, "market-data");
-    // Every symbol needs a bar for this very session: anything else is stale data.
-    const auto today = bars.on_date(universe, session);
+    // Every symbol needs a bar for that very session: anything else is stale data.
+    const auto today = bars.on_date(universe, through);
     for (const auto& s : universe) {
         if (!today.count(s)) {
             const auto last = bars.last_date(s);
-            co_return fail("no bar for " + s + " on " + session.to_string() + " (latest stored: " +
+            co_return fail("no bar for " + s + " on " + through.to_string() + " (latest stored: " +
                            (last ? last->to_string() : std::string("none")) + "); holding");
         }
     }
     co_return ok("stored " + std::to_string(good.size()) + " bars for " + std::to_string(universe.size()) +
-                 " symbols through " + session.to_string());
+                 " symbols through " + through.to_string());
 }
 
 awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run_id) {
@@ -103,10 +125,12 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
     core::StrategyInput input;
     input.session = session;
     const auto lookback = static_cast<int>(strategy_.lookback());
-    const core::Date from = session.plus_days(-(lookback * 7 / 5 + 10));
+    const core::Date through = data_date(session);
+    // Enough calendar days to hold `lookback` sessions, holidays included.
+    const core::Date from = core::history_start(through, static_cast<std::size_t>(lookback));
     for (const auto& s : strategy_.universe()) {
-        auto history = bars.range(s, from, session);
-        if (history.empty() || history.back().date != session) continue;  // no close today: the strategy sees none
+        auto history = bars.range(s, from, through);
+        if (history.empty() || history.back().date != through) continue;  // no close: the strategy sees none
         auto& closes = input.closes[s];
         for (const auto& b : history) closes.push_back(core::valuation_close(b, config_.sim.price_field));
     }
@@ -132,13 +156,17 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
     co_return ok(detail);
 }
 
+core::Date ChainJobs::data_date(core::Date session) const {
+    return config_.schedule.data_update.minutes >= kCloseMinutes ? session : core::previous_trading_day(session);
+}
+
 core::Prices ChainJobs::session_prices(core::Date session, const core::AccountState& account) {
     storage::BarRepository bars(journal_);
     std::set<core::Symbol> symbols;
     for (const auto& s : strategy_.universe()) symbols.insert(s);
     for (const auto& p : account.positions) symbols.insert(p.symbol);
     core::Prices prices;
-    for (const auto& [s, bar] : bars.on_date({symbols.begin(), symbols.end()}, session))
+    for (const auto& [s, bar] : bars.on_date({symbols.begin(), symbols.end()}, data_date(session)))
         if (auto p = core::to_price(core::valuation_close(bar, config_.sim.price_field))) prices[s] = *p;
     return prices;
 }
@@ -219,6 +247,21 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     // 1. Unfinished orders first: the broker is the source of truth.
     auto open = co_await reconcile_orders();
     if (!open) co_return fail("reconciling orders: " + open.error().message);
+    auto fills_now = co_await broker_.fills_now();
+    if (!fills_now) co_return fail("broker: cannot tell whether orders can fill now: " + fills_now.error().message);
+    const bool sequential = fills_now.value() && !dry_run_;
+    // This job resumed after a crash with its own orders still open: where they can fill
+    // now, wait for them (or cancel them at the deadline) before planning what is left.
+    if (open.value() > 0 && sequential) {
+        Legs own;
+        for (const auto& row : orders.non_terminal())
+            if (row.job_run_id == job_run_id) own.open.push_back(row.client_order_id);
+        if (!own.open.empty()) {
+            if (auto waited = co_await await_terminal(own); !waited.empty()) co_return fail(waited);
+            open = co_await reconcile_orders();
+            if (!open) co_return fail("reconciling orders: " + open.error().message);
+        }
+    }
 
     auto account = co_await broker_.account();
     if (!account) co_return fail("broker account: " + account.error().message);
@@ -268,16 +311,66 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     }
     const auto verdicts = core::check_risk(plan, account.value(), prices, config_.risk);
 
-    // 5. Journal each intent, then act (the plan lists sells before buys). Buys are sized on
-    //    the proceeds of every planned sell: if any sell is not accepted, no buy is sent.
-    int sent = 0;
-    std::string buys_blocked;
-    for (std::size_t leg = 0; leg < verdicts.size(); ++leg) {
-        const auto& v = verdicts[leg];
-        if (v.order.side == core::Side::buy && !buys_blocked.empty()) break;
-        storage::OrderIntent intent{client_order_id(dry_run_, session, job_run_id, leg),
-                                    job_run_id,
-                                    session,
+    // 5. Act. Where orders can fill now (market open, or a venue that fills at once): sells
+    //    first, polled to a terminal state (unfilled ones canceled at the deadline), then
+    //    buys sized from the cash actually there. Where orders queue for the next open:
+    //    sells and buys together, the buys sized on the planned sell proceeds.
+    std::vector<core::RiskVerdict> sells, buys;
+    for (const auto& v : verdicts) (v.order.side == core::Side::sell ? sells : buys).push_back(v);
+
+    Legs legs;
+    legs.session = session;
+    legs.job_run_id = job_run_id;
+    // A resumed job continues its leg numbers: client_order_ids are never reused.
+    legs.next_leg = static_cast<std::size_t>(orders.count_for_job_run(job_run_id));
+    co_await send_legs(legs, sells);
+    if (!legs.failure.empty()) co_return fail(legs.failure);
+    crash_point("between-sells-and-buys");
+    if (sequential && !legs.open.empty()) {
+        if (auto waited = co_await await_terminal(legs); !waited.empty()) co_return fail(waited);
+    }
+    if (sequential) {
+        // Buys from the account as it is now and at the venue's latest prices, never from
+        // the planned proceeds at yesterday's close.
+        auto now_account = co_await broker_.account();
+        if (!now_account) co_return fail("broker account before buys: " + now_account.error().message);
+        std::vector<core::Symbol> symbols;
+        for (const auto& [sym, w] : targets) symbols.push_back(sym);
+        auto latest = co_await broker_.latest_prices(symbols);
+        if (!latest) co_return fail("latest prices before buys: " + latest.error().message);
+        core::Prices buy_prices = prices;
+        for (const auto& [sym, p] : latest.value()) buy_prices[sym] = p;
+        auto buys_only = config_.orders.planner;
+        buys_only.plan_sells = false;
+        const auto replan = core::plan_orders(now_account.value(), targets, buy_prices, buys_only);
+        buys.clear();
+        for (const auto& v : core::check_risk(replan, now_account.value(), buy_prices, config_.risk))
+            if (v.order.side == core::Side::buy) buys.push_back(v);
+    }
+    if (legs.buys_blocked.empty()) {
+        co_await send_legs(legs, buys);
+        if (!legs.failure.empty()) co_return fail(legs.failure);
+        if (sequential && !legs.open.empty())
+            if (auto waited = co_await await_terminal(legs); !waited.empty()) co_return fail(waited);
+    }
+
+    stats_.orders += legs.sent;
+    if (legs.sent > 0) ++stats_.rebalances;
+    std::string summary = decision.reason + "; " + std::to_string(legs.sent) + " order(s) sent";
+    if (dry_run_) summary = decision.reason + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
+    if (!legs.buys_blocked.empty()) summary += "; buys not sent: " + legs.buys_blocked;
+    for (const auto& note : plan.notes) summary += "; " + note;
+    co_return co_await finish(legs.sent > 0 || dry_run_, summary, *measured.drift);
+}
+
+awaitable<void> ChainJobs::send_legs(Legs& legs, const std::vector<core::RiskVerdict>& verdicts) {
+    storage::OrderRepository orders(journal_);
+    for (const auto& v : verdicts) {
+        if (v.order.side == core::Side::buy && !legs.buys_blocked.empty()) co_return;
+        const std::size_t leg = legs.next_leg++;
+        storage::OrderIntent intent{client_order_id(dry_run_, legs.session, legs.job_run_id, leg),
+                                    legs.job_run_id,
+                                    legs.session,
                                     static_cast<int>(leg),
                                     v.order.symbol,
                                     v.order.side,
@@ -286,6 +379,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
                                     v.order.notional,
                                     v.order.reason,
                                     core::format_utc(clock_.now())};
+        // Write-ahead: the intent is in the journal before the broker hears of it.
         const auto order_id = orders.record_intent(intent);
         const auto now = core::format_utc(clock_.now());
         const bool sell = v.order.side == core::Side::sell;
@@ -293,7 +387,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
             orders.append_event(order_id, {"denied", now, std::nullopt, std::nullopt, std::nullopt, v.rule + ": " + v.detail},
                                 "denied");
             ++stats_.denied;
-            if (sell) buys_blocked = "sell " + v.order.symbol + " was denied (" + v.rule + ")";
+            if (sell) legs.buys_blocked = "sell " + v.order.symbol + " was denied (" + v.rule + ")";
             continue;
         }
         if (dry_run_) {
@@ -302,9 +396,11 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
                                 "dry_run");
             continue;
         }
+        crash_point("after-intent");
         // Named, not a temporary: g++ 12 destroys temporaries inside co_await expressions twice.
         const broker::OrderRequest request{intent.client_order_id, intent.symbol, intent.side, intent.qty};
         auto update = co_await broker_.submit(request);
+        crash_point("after-submit");
         if (!update) {
             if (update.error().kind == broker::BrokerError::Kind::rejected) {
                 // A definite "no" from the broker: the order does not exist there.
@@ -312,32 +408,66 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
                                     {"rejected", now, std::nullopt, std::nullopt, std::nullopt, update.error().message},
                                     "rejected");
                 ++stats_.rejected;
-                if (sell) buys_blocked = "sell " + v.order.symbol + " was rejected";
+                if (sell) legs.buys_blocked = "sell " + v.order.symbol + " was rejected";
                 continue;
             }
-            // Anything else (timeout, broken connection, ...) may or may not have reached the
-            // broker: the intent stays open for reconciliation by client_order_id, and nothing
-            // more is sent this session.
-            stats_.orders += sent;
-            co_return fail("submitting " + intent.client_order_id + ": " + update.error().message +
-                           "; the order is left for reconciliation and no further order was sent");
+            // Anything else (timeout, broken connection, a garbled answer) may or may not have
+            // reached the broker: ask for it by client_order_id. Found: carry on with what the
+            // broker says. Otherwise the intent stays open for reconciliation and nothing more
+            // is sent this session.
+            auto found = co_await broker_.order_by_client_id(intent.client_order_id);
+            if (!found) {
+                legs.failure = "submitting " + intent.client_order_id + ": " + update.error().message +
+                               "; the order is left for reconciliation and no further order was sent";
+                co_return;
+            }
+            log_->warn("submitting {}: {}; the broker has the order, continuing", intent.client_order_id,
+                       update.error().message);
+            update = std::move(found);
         }
         orders.append_event(order_id, {"submitted", now, std::nullopt, std::nullopt, std::nullopt, ""}, "submitted",
                             update.value().broker_order_id);
         record_update(order_id, "submitted", Decimal{}, update.value());
         if (update.value().status == "rejected") {
-            if (sell) buys_blocked = "sell " + v.order.symbol + " was rejected: " + update.value().reason;
+            if (sell) legs.buys_blocked = "sell " + v.order.symbol + " was rejected: " + update.value().reason;
             continue;
         }
-        ++sent;
+        ++legs.sent;
+        if (!broker::is_terminal_status(update.value().status)) legs.open.push_back(intent.client_order_id);
     }
-    stats_.orders += sent;
-    if (sent > 0) ++stats_.rebalances;
-    std::string summary = decision.reason + "; " + std::to_string(sent) + " order(s) sent";
-    if (dry_run_) summary = decision.reason + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
-    if (!buys_blocked.empty()) summary += "; buys not sent: " + buys_blocked;
-    for (const auto& note : plan.notes) summary += "; " + note;
-    co_return co_await finish(sent > 0 || dry_run_, summary, *measured.drift);
+}
+
+awaitable<std::string> ChainJobs::await_terminal(Legs& legs) {
+    storage::OrderRepository orders(journal_);
+    const auto deadline = clock_.now() + std::chrono::seconds(config_.alpaca.fill_timeout_seconds);
+    const auto poll = std::chrono::seconds(1);
+    while (!legs.open.empty()) {
+        crash_point("while-polling");
+        std::vector<std::string> still_open;
+        for (const auto& id : legs.open) {
+            const auto row = orders.by_client_order_id(id);
+            auto update = co_await broker_.order_by_client_id(id);
+            if (!update) co_return "polling " + id + ": " + update.error().message;
+            record_update(row->id, row->status, row->filled_qty, update.value());
+            if (!broker::is_terminal_status(update.value().status)) still_open.push_back(id);
+        }
+        legs.open = std::move(still_open);
+        if (legs.open.empty()) break;
+        if (clock_.now() >= deadline) {
+            // Unfilled at the deadline: cancel, and record what the broker says afterwards.
+            for (const auto& id : legs.open) {
+                const auto row = orders.by_client_order_id(id);
+                auto update = co_await broker_.cancel(id);
+                if (!update) co_return "canceling " + id + " at the fill deadline: " + update.error().message;
+                record_update(row->id, row->status, row->filled_qty, update.value());
+            }
+            legs.open.clear();
+            break;
+        }
+        const auto wake = clock_.now() + poll;
+        co_await clock_.sleep_until(wake);
+    }
+    co_return "";
 }
 
 }  // namespace ballast::daemon

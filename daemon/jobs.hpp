@@ -3,6 +3,10 @@
 // strategy and the journal. Each follows fetch (broker) -> decide (core) -> record
 // (storage) -> act (broker).
 //
+// The bars a session's chain uses are those of data_date(session): the session itself
+// with an evening schedule, the previous session with a market-hours one (then the
+// rebalance can poll sells to their fills and size buys from the cash they raised).
+//
 // data-update: fetches the bars of the strategy's universe and of every held symbol
 //   since the last journaled bar and stores them; fails (the chain holds) when any of
 //   them has no valid bar for the session.
@@ -18,6 +22,7 @@
 #include <optional>
 
 #include "broker/broker.hpp"
+#include "core/risk.hpp"
 #include "core/strategy.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
@@ -48,9 +53,27 @@ private:
     awaitable<JobResult> data_update(core::Date session);
     awaitable<JobResult> signals(core::Date session, std::int64_t job_run_id);
     awaitable<JobResult> rebalance(core::Date session, std::int64_t job_run_id);
+    // The orders of one rebalance as they are sent.
+    struct Legs {
+        core::Date session;
+        std::int64_t job_run_id = 0;
+        std::size_t next_leg = 0;
+        int sent = 0;                    // accepted by the broker
+        std::vector<std::string> open;   // client_order_ids sent and not yet terminal
+        std::string buys_blocked;        // why no buy may be sent (a sell was denied or rejected)
+        std::string failure;             // a submit whose fate is unknown: stop, reconcile later
+    };
+    // Journals each intent, then submits it (intent first, always).
+    awaitable<void> send_legs(Legs& legs, const std::vector<core::RiskVerdict>& verdicts);
+    // Polls legs.open until terminal; cancels what is still open at the fill deadline.
+    // Returns an error sentence, or "".
+    awaitable<std::string> await_terminal(Legs& legs);
     // Journals the change from `known` (journal status/fills) to `update` (broker).
     void record_update(std::int64_t order_id, const std::string& known_status, core::Decimal known_filled,
                        const broker::OrderUpdate& update);
+    // The session whose bars the chain of `session` trades on: `session` itself when the
+    // data update is scheduled at or after the 16:00 close, else the previous session.
+    core::Date data_date(core::Date session) const;
     // Valuation closes of the session for the strategy's symbols and every held one.
     core::Prices session_prices(core::Date session, const core::AccountState& account);
     std::string snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account);

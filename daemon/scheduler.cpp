@@ -1,5 +1,6 @@
 #include "daemon/scheduler.hpp"
 
+#include <array>
 #include <exception>
 
 #include <spdlog/spdlog.h>
@@ -38,11 +39,16 @@ core::Timestamp Scheduler::job_time(core::Date session, core::Job job) const {
 awaitable<SessionOutcome> Scheduler::run_session(core::Date session, bool wait) {
     storage::RunRepository runs(journal_);
     SessionOutcome out;
-    // What the journal already knows of this session (a dry run always starts afresh).
+    // What the journal already knows of this session (a dry run always starts afresh). A
+    // job still 'running' was cut off by a crash: it is resumed under its own job run, and
+    // every job is written to be resumed (idempotent writes, orders reconciled first).
+    std::array<std::optional<std::int64_t>, 3> resume{};
     if (!dry_run_)
         for (core::Job job : core::kJobs)
-            if (auto row = runs.find_job(session, core::to_string(job)))
-                out.state[static_cast<std::size_t>(job)] = outcome_of(row->status);
+            if (auto row = runs.find_job(session, core::to_string(job))) {
+                if (row->status == storage::JobStatus::running) resume[static_cast<std::size_t>(job)] = row->id;
+                else out.state[static_cast<std::size_t>(job)] = outcome_of(row->status);
+            }
 
     while (!stop_) {
         const core::ChainStep step = core::next_step(out.state);
@@ -58,7 +64,17 @@ awaitable<SessionOutcome> Scheduler::run_session(core::Date session, bool wait) 
         }
         if (wait && !co_await clock_.sleep_until(job_time(session, step.job))) break;  // cancelled
         if (stop_) break;
-        const auto job_run_id = runs.start_job(run_id_, session, name, core::format_utc(clock_.now()), dry_run_);
+        std::int64_t job_run_id = 0;
+        if (const auto resumed = resume[index]) {
+            job_run_id = *resumed;
+            log_->warn("{} {}: resuming job run {} left running by an earlier process", session.to_string(), name,
+                       job_run_id);
+            storage::HealthRepository(journal_).record(core::format_utc(clock_.now()), "scheduler", "job_resumed",
+                                                       session.to_string() + " " + name + " (job run " +
+                                                           std::to_string(job_run_id) + ")");
+        } else {
+            job_run_id = runs.start_job(run_id_, session, name, core::format_utc(clock_.now()), dry_run_);
+        }
         ++out.jobs_run;
         JobResult result;
         try {

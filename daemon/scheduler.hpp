@@ -5,7 +5,8 @@
 // holds for that session: run a job (after waiting for its New York time when `wait`),
 // record a skip (upstream did not succeed), or stop. Every job is recorded as running
 // before it starts and as succeeded/failed after, so a job never runs twice for one
-// session, even across restarts. A job that throws is recorded as failed with the
+// session, even across restarts. A job found still 'running' (the process died in it)
+// is resumed under the same job run: jobs are written to be resumed safely. A job that throws is recorded as failed with the
 // exception's message; the chain of that session stops there, later sessions go on.
 #include <cstdint>
 #include <functional>

@@ -81,6 +81,7 @@ int open_alpaca(const Config& config, net::io_context& io, storage::Journal& jou
     c.connect_timeout = std::chrono::milliseconds(config.alpaca.connect_timeout_ms);
     c.request_timeout = std::chrono::milliseconds(config.alpaca.request_timeout_ms);
     c.max_attempts = config.alpaca.max_attempts;
+    c.breaker_cooldown = std::chrono::milliseconds(config.alpaca.breaker_cooldown_ms);
     c.call_deadline = std::chrono::seconds(config.alpaca.job_deadline_seconds);
     venue.observer = std::make_unique<JournalHttpObserver>(journal, log);
     auto client = broker::AlpacaClient::create(io.get_executor(), std::move(c), venue.observer.get());

@@ -144,8 +144,10 @@ public:
     // Records a job that did not run because its upstream job did not succeed.
     std::int64_t record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
                                 const std::string& at, const std::string& reason, bool dry_run = false);
-    // Job runs still 'running' (left by a crash); marks them failed with `reason`.
-    int fail_orphans(const std::string& at, const std::string& reason);
+    // Job runs still 'running' (left by a crash), of sessions before `before` (all when
+    // nullopt); marks them failed with `reason`. The scheduler resumes the others.
+    int fail_orphans(const std::string& at, const std::string& reason,
+                     std::optional<core::Date> before = std::nullopt);
     // The latest session with a (non-dry-run) job run, if any.
     std::optional<core::Date> latest_session();
 
@@ -165,6 +167,7 @@ struct RebalanceDecisionRow {
 class SignalRepository {
 public:
     explicit SignalRepository(Journal& j) : j_(j) {}
+    // Saving again for the same session (a job resumed after a crash) replaces the rows.
     void save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                       const std::map<core::Symbol, double>& signals);
     void save_targets(std::int64_t job_run_id, core::Date session, const std::string& strategy,
@@ -208,6 +211,7 @@ struct OrderEvent {
 
 struct OrderRow {
     std::int64_t id = 0;
+    std::int64_t job_run_id = 0;  // the rebalance job run that planned it
     std::string client_order_id;
     std::string broker_order_id;
     core::Date session;
@@ -234,6 +238,8 @@ public:
     // Orders whose status is not terminal (filled, canceled, expired, rejected, denied, dry_run).
     std::vector<OrderRow> non_terminal();
     std::vector<OrderRow> for_session(core::Date session);
+    // How many orders (any status) a job run recorded: the next leg number.
+    int count_for_job_run(std::int64_t job_run_id);
     std::int64_t count();
 
 private:

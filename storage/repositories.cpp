@@ -269,14 +269,27 @@ std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date sessi
     });
 }
 
-int RunRepository::fail_orphans(const std::string& at, const std::string& reason) {
+int RunRepository::fail_orphans(const std::string& at, const std::string& reason, std::optional<core::Date> before) {
     return guarded(j_, "cannot fail orphaned job runs", [&] {
         SQLite::Statement st(j_.db(),
                              "UPDATE job_runs SET status = 'failed', finished_at = ?, error = NULLIF(?, '')"
-                             " WHERE status = 'running'");
+                             " WHERE status = 'running' AND (? IS NULL OR session_date < ?)");
         st.bind(1, at);
         st.bind(2, reason);
+        if (before) {
+            st.bind(3, before->to_string());
+            st.bind(4, before->to_string());
+        }
         return st.exec();
+    });
+}
+
+int OrderRepository::count_for_job_run(std::int64_t job_run_id) {
+    return guarded(j_, "cannot count orders", [&] {
+        SQLite::Statement st(j_.db(), "SELECT count(*) FROM orders WHERE job_run_id = ?");
+        st.bind(1, job_run_id);
+        st.executeStep();
+        return st.getColumn(0).getInt();
     });
 }
 
@@ -296,7 +309,10 @@ void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session,
         WriteScope scope(j_.db());
         SQLite::Statement st(j_.db(),
                              "INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
-                             " VALUES (?, ?, ?, ?, ?)");
+                             " VALUES (?, ?, ?, ?, ?)"
+                             // A job resumed after a crash writes its rows again.
+                             " ON CONFLICT (session_date, strategy, symbol) DO UPDATE SET"
+                             " job_run_id = excluded.job_run_id, value = excluded.value");
         st.bind(1, job_run_id);
         st.bind(2, session.to_string());
         st.bind(3, strategy);
@@ -316,7 +332,10 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
         WriteScope scope(j_.db());
         SQLite::Statement st(j_.db(),
                              "INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
-                             " VALUES (?, ?, ?, ?, ?)");
+                             " VALUES (?, ?, ?, ?, ?)"
+                             // A job resumed after a crash writes its rows again.
+                             " ON CONFLICT (session_date, symbol) DO UPDATE SET job_run_id = excluded.job_run_id,"
+                             " strategy = excluded.strategy, weight = excluded.weight");
         st.bind(1, job_run_id);
         st.bind(2, session.to_string());
         st.bind(3, strategy);
@@ -356,7 +375,11 @@ void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDec
         SQLite::Statement st(j_.db(),
                              "INSERT INTO rebalance_decisions"
                              " (job_run_id, session_date, rebalance, reason, max_drift, drift_symbol)"
-                             " VALUES (?, ?, ?, ?, ?, NULLIF(?, ''))");
+                             " VALUES (?, ?, ?, ?, ?, NULLIF(?, ''))"
+                             // A job resumed after a crash decides again.
+                             " ON CONFLICT (session_date) DO UPDATE SET job_run_id = excluded.job_run_id,"
+                             " rebalance = excluded.rebalance, reason = excluded.reason,"
+                             " max_drift = excluded.max_drift, drift_symbol = excluded.drift_symbol");
         st.bind(1, job_run_id);
         st.bind(2, row.session.to_string());
         st.bind(3, row.rebalance ? 1 : 0);
@@ -392,7 +415,7 @@ namespace {
 
 constexpr const char* kOrderColumns =
     "SELECT id, client_order_id, broker_order_id, session_date, leg, symbol, side, qty, filled_qty,"
-    " filled_avg_price, status FROM orders ";
+    " filled_avg_price, status, job_run_id FROM orders ";
 
 OrderRow read_order(const Journal& j, SQLite::Statement& st) {
     OrderRow o;
@@ -408,6 +431,7 @@ OrderRow read_order(const Journal& j, SQLite::Statement& st) {
     o.filled_qty = detail::decimal_at(at, st, 8, "filled_qty");
     o.filled_avg_price = detail::optional_decimal_at(at, st, 9, "filled_avg_price");
     o.status = detail::text_at(st, 10);
+    o.job_run_id = st.getColumn(11).getInt64();
     return o;
 }
 

@@ -149,3 +149,18 @@ TEST_CASE("a short position refuses to plan", "[core][planner]") {
     CHECK(plan.orders.empty());
     CHECK(plan.hold_reason.find("short") != std::string::npos);
 }
+
+TEST_CASE("buys-only planning never counts on sell proceeds", "[core][planner]") {
+    // Half in TLT (no longer targeted), the rest cash: with plan_sells = false the VTI buy
+    // uses the cash alone.
+    const AccountState acct{d("20000"), {{"TLT", d("200")}}};  // TLT worth 18000
+    PlannerConfig c = whole();
+    c.plan_sells = false;
+    const auto plan = plan_orders(acct, {{"VTI", d("1")}}, {{"VTI", d("250")}, {"TLT", d("90")}}, c);
+    REQUIRE(plan.orders.size() == 1);
+    CHECK(plan.orders[0].side == Side::buy);
+    // 20000 / 250 = 80 (79 when the scale factor rounds just below), never (20000 + 18000) / 250.
+    CHECK(plan.orders[0].qty <= d("80"));
+    CHECK(plan.orders[0].qty >= d("79"));
+    CHECK(plan.cash_after >= Decimal{});
+}

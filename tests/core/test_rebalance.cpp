@@ -94,3 +94,84 @@ TEST_CASE("rebalance calendars parse", "[core][rebalance]") {
         CHECK(to_string(parse_rebalance_calendar(n).value()) == std::string(n));
     CHECK_FALSE(parse_rebalance_calendar("yearly"));
 }
+
+TEST_CASE("calendar_day first: the first session of the period, after a holiday", "[core][rebalance][calendar_day]") {
+    RebalanceRules rules;
+    rules.min_interval_days = 0;
+    rules.calendar = RebalanceCalendar::monthly;
+    rules.calendar_day = CalendarDay::first;
+    const Drift none{0.0, "VTI", 0.4, 0.4};
+    // 2025-01-01 is New Year's Day: 2025-01-02 is January's first session.
+    const auto d = decide_rebalance(day("2025-01-02"), day("2024-12-02"), none, rules);
+    CHECK(d.rebalance);
+    CHECK(d.reason.find("calendar: first monthly rebalance") == 0);
+    // A failed first session is caught up on the next one of the same month.
+    CHECK(decide_rebalance(day("2025-01-03"), day("2024-12-02"), none, rules).rebalance);
+}
+
+TEST_CASE("calendar_day last: only the last trading day of the period", "[core][rebalance][calendar_day]") {
+    RebalanceRules rules;
+    rules.min_interval_days = 0;
+    rules.calendar_day = CalendarDay::last;
+    const Drift none{0.0, "VTI", 0.4, 0.4};
+    const auto fires = [&](const char* session, const char* last) {
+        return decide_rebalance(day(session), day(last), none, rules).rebalance;
+    };
+
+    // Monthly: 2024-03-29 is Good Friday, so March 2024 ends on Thursday 2024-03-28.
+    rules.calendar = RebalanceCalendar::monthly;
+    const auto waiting = decide_rebalance(day("2024-03-27"), day("2024-02-29"), none, rules);
+    CHECK_FALSE(waiting.rebalance);
+    CHECK(waiting.reason.find("waiting for the last trading day of the monthly period (not before 2024-03-28)") !=
+          std::string::npos);
+    const auto last_day = decide_rebalance(day("2024-03-28"), day("2024-02-29"), none, rules);
+    CHECK(last_day.rebalance);
+    CHECK(last_day.reason.find("calendar: last trading day of the monthly period") == 0);
+    CHECK(fires("2024-02-29", "2024-01-31"));      // leap day ends February 2024
+    CHECK_FALSE(fires("2024-02-28", "2024-01-31"));
+    CHECK_FALSE(fires("2024-03-28", "2024-03-01"));  // already rebalanced in March
+
+    // Quarterly and annual across the year end: 2024-12-31 (Tuesday) ends Q4 and 2024;
+    // 2023 ended on Friday 2023-12-29.
+    rules.calendar = RebalanceCalendar::quarterly;
+    CHECK(fires("2024-03-28", "2023-12-29"));
+    CHECK(fires("2024-09-30", "2024-06-28"));
+    CHECK_FALSE(fires("2024-09-27", "2024-06-28"));
+    CHECK(fires("2024-12-31", "2024-09-30"));
+    CHECK_FALSE(fires("2024-12-30", "2024-09-30"));
+    rules.calendar = RebalanceCalendar::annual;
+    CHECK(fires("2023-12-29", "2022-12-30"));
+    CHECK(fires("2024-12-31", "2023-12-29"));
+    CHECK_FALSE(fires("2024-12-30", "2023-12-29"));
+    CHECK_FALSE(fires("2025-01-02", "2024-12-31"));
+
+    // Weekly: Good Friday ends that week on Thursday; the week of New Year 2025 (Wednesday a
+    // holiday) ends on Friday 2025-01-03.
+    rules.calendar = RebalanceCalendar::weekly;
+    CHECK(fires("2024-03-28", "2024-03-22"));
+    CHECK_FALSE(fires("2024-03-27", "2024-03-22"));
+    CHECK_FALSE(fires("2024-12-31", "2024-12-27"));
+    CHECK(fires("2025-01-03", "2024-12-27"));
+
+    // Daily: every session is the last of its day.
+    rules.calendar = RebalanceCalendar::daily;
+    CHECK(fires("2024-03-27", "2024-03-26"));
+
+    // Never rebalanced: the first last day fires. The minimum interval still applies.
+    rules.calendar = RebalanceCalendar::monthly;
+    CHECK(decide_rebalance(day("2024-03-28"), std::nullopt, none, rules).rebalance);
+    CHECK_FALSE(decide_rebalance(day("2024-03-27"), std::nullopt, none, rules).rebalance);
+    rules.min_interval_days = 30;
+    CHECK_FALSE(fires("2024-03-28", "2024-02-29"));  // 28 days
+    // Drift ignores calendar_day.
+    rules.calendar = RebalanceCalendar::drift;
+    rules.min_interval_days = 0;
+    CHECK(decide_rebalance(day("2024-03-27"), std::nullopt, Drift{0.5, "VTI", 0.9, 0.4}, rules).rebalance);
+}
+
+TEST_CASE("calendar days parse", "[core][rebalance][calendar_day]") {
+    CHECK(parse_calendar_day("first") == CalendarDay::first);
+    CHECK(parse_calendar_day("last") == CalendarDay::last);
+    CHECK_FALSE(parse_calendar_day("Last"));
+    CHECK(std::string(to_string(CalendarDay::last)) == "last");
+}

@@ -503,3 +503,307 @@ TEST_CASE("alpaca settings: https only, known feeds, paper never reaches the liv
     CHECK(live.config->alpaca.trading_url == "https://api.alpaca.markets");
     CHECK(live.config->alpaca.rate_limit_per_minute == 190);
 }
+
+TEST_CASE("risk limits and circuit breakers: defaults, ranges and the effective config", "[daemon][config][risk]") {
+    // Defaults: gross exposure 100%, price sanity, stop-loss and every breaker off; the
+    // risk stage checks the planner's own cash reserve.
+    auto r = load_text("");
+    REQUIRE(r.config);
+    CHECK(r.config->risk.max_gross_exposure == dec("1"));
+    CHECK_FALSE(r.config->risk.price_sanity);
+    CHECK_FALSE(r.config->risk.stop_loss);
+    CHECK(r.config->risk.cash_reserve == dec("0.005"));
+    CHECK_FALSE(r.config->breakers.max_daily_loss);
+    CHECK_FALSE(r.config->breakers.max_drawdown);
+    CHECK_FALSE(r.config->breakers.max_consecutive_rejections);
+    const auto default_text = render_effective_config(*r.config);
+    CHECK(default_text.find("max_gross_exposure_pct = 100\n") != std::string::npos);
+    CHECK(default_text.find("# stop_loss_pct: not set (off)\n") != std::string::npos);
+    CHECK(default_text.find("# max_consecutive_rejections: not set (off)\n") != std::string::npos);
+
+    // Every key set.
+    r = load_text("", "[orders]\ncash_reserve = 2\n[risk]\nmax_gross_exposure_pct = 150\nprice_sanity_pct = 10\n"
+                      "stop_loss_pct = 12.5\nmax_daily_loss_pct = 5\nmax_drawdown_pct = 25.5\n"
+                      "max_consecutive_rejections = 3\n");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    const auto& c = *r.config;
+    CHECK(c.risk.max_gross_exposure == dec("1.5"));
+    CHECK(c.risk.price_sanity == dec("0.1"));
+    CHECK(c.risk.stop_loss == dec("0.125"));
+    CHECK(c.risk.cash_reserve == dec("0.02"));
+    CHECK(c.breakers.max_daily_loss.value() == Approx(0.05));
+    CHECK(c.breakers.max_drawdown.value() == Approx(0.255));
+    CHECK(c.breakers.max_consecutive_rejections == 3);
+    const auto text = render_effective_config(c);
+    CHECK(text.find("price_sanity_pct = 10\n") != std::string::npos);
+    CHECK(text.find("stop_loss_pct = 12.5\n") != std::string::npos);
+    CHECK(text.find("max_daily_loss_pct = 5\n") != std::string::npos);
+    CHECK(text.find("max_drawdown_pct = 25.5\n") != std::string::npos);
+    CHECK(text.find("max_consecutive_rejections = 3\n") != std::string::npos);
+    const auto again = load_config_string(text, kDir / "rendered.toml", {});
+    INFO(text << "\n" << all_messages(again));
+    REQUIRE(again.config);
+    CHECK(again.config->risk.max_gross_exposure == c.risk.max_gross_exposure);
+    CHECK(again.config->risk.price_sanity == c.risk.price_sanity);
+    CHECK(again.config->risk.stop_loss == c.risk.stop_loss);
+    CHECK(again.config->breakers.max_daily_loss.value() == Approx(0.05));
+    CHECK(again.config->breakers.max_drawdown.value() == Approx(0.255));
+    CHECK(again.config->breakers.max_consecutive_rejections == 3);
+
+    // Ranges, at and just past each boundary.
+    const auto m = load_text("", "[risk]\nmax_gross_exposure_pct = 200.5\nprice_sanity_pct = 0\nstop_loss_pct = 100\n"
+                                 "max_daily_loss_pct = -1\nmax_drawdown_pct = 100.01\nmax_consecutive_rejections = 0\n");
+    CHECK(has(m, ":7:26: risk.max_gross_exposure_pct: expected a percentage in (0, 200], found 200.5"));
+    CHECK(has(m, ":8:20: risk.price_sanity_pct: expected a percentage in (0, 100], found 0"));
+    CHECK(has(m, ":9:17: risk.stop_loss_pct: expected a percentage in (0, 100), found 100"));
+    CHECK(has(m, ":10:22: risk.max_daily_loss_pct: expected a percentage in (0, 100], found -1"));
+    CHECK(has(m, ":11:20: risk.max_drawdown_pct: expected a percentage in (0, 100], found 100.01"));
+    CHECK(has(m, ":12:30: risk.max_consecutive_rejections: expected an integer in 1..1000, found 0"));
+    CHECK(m.errors.size() == 6);
+    const auto ok = load_text("", "[risk]\nmax_gross_exposure_pct = 200\nprice_sanity_pct = 100\nstop_loss_pct = 99.99\n"
+                                  "max_daily_loss_pct = 100\nmax_drawdown_pct = 0.01\nmax_consecutive_rejections = 1000\n");
+    INFO(all_messages(ok));
+    CHECK(ok.config);
+
+    // Types and typos.
+    CHECK(has(load_text("", "[risk]\nmax_consecutive_rejections = 2.5\n"),
+              ":7:30: risk.max_consecutive_rejections: expected an integer, found float 2.5"));
+    CHECK(has(load_text("", "[risk]\nstoploss_pct = 10\n"),
+              ":7:1: risk.stoploss_pct: unknown key; did you mean 'stop_loss_pct'?"));
+}
+
+// ---------------------------------------------------------------------------------
+// [strategy] kinds and [strategy.params]
+
+#include "daemon/strategy_factory.hpp"
+
+namespace {
+
+LoadResult load_doc(const std::string& text) { return load_config_string(text, "/srv/s.toml", {}); }
+
+// The message for `key` at line:column of /srv/s.toml, or "" when there is none.
+std::string message_at(const LoadResult& r, const std::string& line_col, const std::string& key) {
+    const std::string prefix = "/srv/s.toml:" + line_col + ": " + key + ": ";
+    for (const auto& e : r.errors)
+        if (e.message.rfind(prefix, 0) == 0) return e.message.substr(prefix.size());
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("strategy kind trend loads its params and builds the strategy", "[daemon][config][strategies]") {
+    const auto r = load_doc("[strategy]\nname = \"trend-60-40\"\nkind = \"trend\"\n"
+                            "[strategy.weights]\nSPY = 60\nTLT = 40\n"
+                            "[strategy.params]\nsma_days = 150\nsafe_asset = \"IEF\"\n"
+                            "[risk]\nmax_position_pct = 100\n");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    const auto& s = r.config->strategy;
+    CHECK(s.kind == "trend");
+    CHECK(s.trend.sma_days == 150);
+    CHECK(s.trend.safe_asset == std::optional<std::string>("IEF"));
+    CHECK(s.weights.at("SPY") == dec("0.6"));
+    const auto strategy = make_strategy(s);
+    CHECK(strategy->name() == "trend-60-40");
+    CHECK(strategy->lookback() == 150);
+    CHECK(strategy->universe() == std::vector<std::string>{"IEF", "SPY", "TLT"});
+    // Defaults: 200 days, cash.
+    const auto d = load_doc("[strategy]\nkind = \"trend\"\n[strategy.weights]\nSPY = 50\nTLT = 50\n");
+    INFO(all_messages(d));
+    REQUIRE(d.config);
+    CHECK(d.config->strategy.trend.sma_days == 200);
+    CHECK_FALSE(d.config->strategy.trend.safe_asset);
+    CHECK(make_strategy(d.config->strategy)->universe() == std::vector<std::string>{"SPY", "TLT"});
+}
+
+TEST_CASE("strategy kinds dual_momentum and risk_parity load their universe and params",
+          "[daemon][config][strategies]") {
+    auto r = load_doc("[strategy]\nkind = \"dual_momentum\"\n[strategy.params]\n"
+                      "universe = [\"SPY\", \"EFA\", \"AGG\"]\nlookback_days = 126\ntop_n = 2\n"
+                      "absolute_threshold = -1.5\nsafe_asset = \"SHY\"\n[risk]\nmax_position_pct = 100\n");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    const auto& m = r.config->strategy.dual_momentum;
+    CHECK(m.candidates == std::vector<std::string>{"SPY", "EFA", "AGG"});
+    CHECK(m.lookback_days == 126);
+    CHECK(m.top_n == 2);
+    CHECK(m.absolute_threshold == Approx(-0.015));
+    CHECK(m.safe_asset == std::optional<std::string>("SHY"));
+    CHECK_FALSE(m.cash_proxy);
+    CHECK(r.config->strategy.weights.empty());
+    CHECK(make_strategy(r.config->strategy)->lookback() == 127);
+
+    // top_n = 2 (50% each) fits the default 60% limit without a safe asset.
+    r = load_doc("[strategy]\nkind = \"dual_momentum\"\n[strategy.params]\nuniverse = [\"SPY\", \"EFA\"]\ntop_n = 2\n"
+                 "cash_proxy = \"BIL\"\n");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    CHECK(r.config->strategy.dual_momentum.lookback_days == 252);
+    CHECK(r.config->strategy.dual_momentum.cash_proxy == std::optional<std::string>("BIL"));
+    CHECK(make_strategy(r.config->strategy)->universe() == std::vector<std::string>{"BIL", "EFA", "SPY"});
+
+    r = load_doc("[strategy]\nkind = \"risk_parity\"\n[strategy.params]\nuniverse = [\"VTI\", \"TLT\", \"GLD\", \"DBC\"]\n"
+                 "vol_target = 10.0\n");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    const auto& p = r.config->strategy.risk_parity;
+    CHECK(p.universe.size() == 4);
+    CHECK(p.lookback_days == 63);
+    CHECK(p.vol_target.value() == Approx(0.10));
+    CHECK(make_strategy(r.config->strategy)->lookback() == 64);
+}
+
+TEST_CASE("strategy kind and params errors name file, line, column, key and value", "[daemon][config][strategies]") {
+    // Unknown kind.
+    auto r = load_doc("[strategy]\nkind = \"momentum\"\n[strategy.weights]\nSPY = 50\nTLT = 50\n");
+    CHECK(message_at(r, "2:8", "strategy.kind") ==
+          "expected one of fixed_weights, trend, dual_momentum, risk_parity; found \"momentum\"");
+    CHECK(r.errors.size() == 1);
+
+    // trend: range, type, ticker format, typo, another kind's key.
+    r = load_doc("[strategy]\nkind = \"trend\"\n[strategy.weights]\nSPY = 60\nTLT = 40\n[strategy.params]\n"
+                 "sma_days = 1\nsafe_asset = \"ief\"\nsma_day = 20\ntop_n = 2\n");
+    INFO(all_messages(r));
+    CHECK(r.errors.size() == 4);
+    CHECK(message_at(r, "7:12", "strategy.params.sma_days") == "expected an integer in 2..1000, found 1");
+    CHECK(message_at(r, "8:14", "strategy.params.safe_asset") ==
+          "expected a ticker symbol of 1-10 uppercase characters A-Z 0-9 . -, found \"ief\" (did you mean 'IEF'?)");
+    CHECK(message_at(r, "9:1", "strategy.params.sma_day") ==
+          "unknown parameter; kind \"trend\" takes sma_days, safe_asset; did you mean 'sma_days'?");
+    CHECK(message_at(r, "10:1", "strategy.params.top_n") ==
+          "unknown parameter; kind \"trend\" takes sma_days, safe_asset (top_n belongs to kind \"dual_momentum\")");
+    r = load_doc("[strategy]\nkind = \"trend\"\n[strategy.weights]\nSPY = 100\n[strategy.params]\nsma_days = \"200\"\n");
+    CHECK(message_at(r, "6:12", "strategy.params.sma_days") == "expected an integer, found string \"200\"");
+    r = load_doc("[strategy]\nkind = \"trend\"\n[strategy.params]\nsma_days = 100\n");
+    CHECK(message_at(r, "1:1", "strategy.weights").find("missing; expected a [strategy.weights] table") == 0);
+
+    // fixed_weights takes no params.
+    r = load_doc("[strategy]\n[strategy.weights]\nSPY = 50\nTLT = 50\n[strategy.params]\nsma_days = 100\n");
+    CHECK(message_at(r, "6:1", "strategy.params.sma_days") ==
+          "unknown parameter; kind \"fixed_weights\" takes no parameters (sma_days belongs to kind \"trend\")");
+    r = load_doc("[strategy]\nparams = 3\n[strategy.weights]\nSPY = 100\n");
+    CHECK(message_at(r, "2:10", "strategy.params") == "expected a table, found integer 3");
+}
+
+TEST_CASE("dual_momentum and risk_parity errors: universe, weights, ranges, conflicts",
+          "[daemon][config][strategies]") {
+    // No universe; weights given instead.
+    auto r = load_doc("[strategy]\nkind = \"dual_momentum\"\n[strategy.weights]\nSPY = 100\n");
+    INFO(all_messages(r));
+    CHECK(message_at(r, "1:1", "strategy.params.universe") ==
+          "missing; kind \"dual_momentum\" expects [strategy.params] universe = [\"SPY\", \"EFA\", ...], the candidates");
+    CHECK(message_at(r, "3:1", "strategy.weights") ==
+          "not used by kind \"dual_momentum\"; list its symbols in strategy.params.universe instead");
+
+    // Bad universes.
+    r = load_doc("[strategy]\nkind = \"risk_parity\"\n[strategy.params]\nuniverse = []\n");
+    CHECK(message_at(r, "4:12", "strategy.params.universe") == "expected at least one ticker symbol, found an empty array");
+    r = load_doc("[strategy]\nkind = \"risk_parity\"\n[strategy.params]\nuniverse = \"SPY\"\n");
+    CHECK(message_at(r, "4:12", "strategy.params.universe") ==
+          "expected an array of ticker symbols (e.g. [\"SPY\", \"EFA\", \"AGG\"]), found string \"SPY\"");
+    r = load_doc("[strategy]\nkind = \"risk_parity\"\n[strategy.params]\nuniverse = [\"SPY\", \"TLT\", \"SPY\", 3, \"b@d\"]\n");
+    INFO(all_messages(r));
+    CHECK(r.errors.size() == 3);
+    CHECK(message_at(r, "4:27", "strategy.params.universe[2]") == "duplicate symbol \"SPY\" (first at column 13)");
+    CHECK(message_at(r, "4:34", "strategy.params.universe[3]") ==
+          "expected a ticker symbol of 1-10 uppercase characters A-Z 0-9 . -, found integer 3");
+    CHECK(message_at(r, "4:37", "strategy.params.universe[4]").find("found \"b@d\"") != std::string::npos);
+
+    // Ranges and conflicts.
+    r = load_doc("[strategy]\nkind = \"dual_momentum\"\n[strategy.params]\nuniverse = [\"SPY\", \"EFA\"]\n"
+                 "top_n = 3\nlookback_days = 0\nabsolute_threshold = -150\n");
+    INFO(all_messages(r));
+    CHECK(message_at(r, "5:9", "strategy.params.top_n") ==
+          "expected at most the 2 symbols of strategy.params.universe, found 3");
+    CHECK(message_at(r, "6:17", "strategy.params.lookback_days") == "expected an integer in 1..1000, found 0");
+    CHECK(message_at(r, "7:22", "strategy.params.absolute_threshold") ==
+          "expected a percentage in [-100, 1000], found -150");
+    r = load_doc("[strategy]\nkind = \"dual_momentum\"\n[strategy.params]\nuniverse = [\"SPY\", \"EFA\"]\ntop_n = 2\n"
+                 "absolute_threshold = 1\ncash_proxy = \"BIL\"\n");
+    CHECK(message_at(r, "6:22", "strategy.params.absolute_threshold") ==
+          "set either absolute_threshold or cash_proxy (the hurdle is then BIL's return over lookback_days), not both");
+    r = load_doc("[strategy]\nkind = \"risk_parity\"\n[strategy.params]\nuniverse = [\"SPY\", \"EFA\"]\n"
+                 "lookback_days = 1\nvol_target = 0\nvol_targte = 5\n");
+    INFO(all_messages(r));
+    CHECK(message_at(r, "5:17", "strategy.params.lookback_days") == "expected an integer in 2..1000, found 1");
+    CHECK(message_at(r, "6:14", "strategy.params.vol_target") ==
+          "expected an annualised volatility in percent in (0, 200], found 0");
+    CHECK(message_at(r, "7:1", "strategy.params.vol_targte") ==
+          "unknown parameter; kind \"risk_parity\" takes universe, lookback_days, vol_target; did you mean 'vol_target'?");
+}
+
+TEST_CASE("a strategy that can exceed risk.max_position_pct is rejected", "[daemon][config][strategies]") {
+    auto r = load_doc("[strategy]\nkind = \"trend\"\n[strategy.weights]\nSPY = 60\nTLT = 40\n"
+                      "[strategy.params]\nsafe_asset = \"IEF\"\n");
+    INFO(all_messages(r));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(message_at(r, "7:14", "strategy.params.safe_asset") ==
+          "IEF receives every weight whose symbol is below its SMA (up to 100%), more than risk.max_position_pct 60% "
+          "(the default); raise risk.max_position_pct to at least 100");
+    // The default top_n = 1 puts everything into one pick.
+    r = load_doc("[strategy]\nkind = \"dual_momentum\"\n[strategy.params]\nuniverse = [\"SPY\", \"EFA\"]\n"
+                 "[risk]\nmax_position_pct = 80\n");
+    INFO(all_messages(r));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(message_at(r, "4:12", "strategy.params.top_n") ==
+          "each of the top 1 picks gets 100% (top_n defaults to 1), more than risk.max_position_pct 80% (line 6); "
+          "raise risk.max_position_pct to at least 100");
+    r = load_doc("[strategy]\nkind = \"dual_momentum\"\n[strategy.params]\nuniverse = [\"SPY\", \"EFA\", \"AGG\"]\n"
+                 "top_n = 3\nsafe_asset = \"SHY\"\n");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(message_at(r, "6:14", "strategy.params.safe_asset").find("SHY receives every pick whose return is below the "
+                                                                   "hurdle (up to 100%)") == 0);
+}
+
+TEST_CASE("rebalance calendar_day is first or last", "[daemon][config][strategies]") {
+    auto r = load_text("", "[rebalance]\ncalendar = \"monthly\"\ncalendar_day = \"last\"\n");
+    INFO(all_messages(r));
+    REQUIRE(r.config);
+    CHECK(r.config->rebalance.calendar_day == ballast::core::CalendarDay::last);
+    CHECK(render_effective_config(*r.config).find("calendar_day = \"last\"\n") != std::string::npos);
+    r = load_text("", "[rebalance]\ncalendar_day = \"end\"\n");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message == "/srv/ballast/config.toml:7:16: rebalance.calendar_day: expected one of first, last; found \"end\"");
+    const auto d = load_text("");
+    REQUIRE(d.config);
+    CHECK(d.config->rebalance.calendar_day == ballast::core::CalendarDay::first);
+}
+
+TEST_CASE("the effective config renders each strategy kind and loads again", "[daemon][config][strategies]") {
+    for (const std::string& text :
+         {std::string("[strategy]\nkind = \"trend\"\n[strategy.weights]\nSPY = 60\nTLT = 40\n[strategy.params]\n"
+                      "sma_days = 120\nsafe_asset = \"IEF\"\n[risk]\nmax_position_pct = 100\n"),
+          std::string("[strategy]\nkind = \"trend\"\n[strategy.weights]\nSPY = 60\nTLT = 40\n"),
+          std::string("[strategy]\nkind = \"dual_momentum\"\n[strategy.params]\nuniverse = [\"SPY\", \"EFA\"]\n"
+                      "top_n = 2\nabsolute_threshold = 0.5\n"),
+          std::string("[strategy]\nkind = \"dual_momentum\"\n[strategy.params]\nuniverse = [\"SPY\", \"EFA\"]\n"
+                      "cash_proxy = \"BIL\"\nsafe_asset = \"AGG\"\nlookback_days = 200\n[risk]\nmax_position_pct = 100\n"),
+          std::string("[strategy]\nkind = \"risk_parity\"\n[strategy.params]\nuniverse = [\"VTI\", \"TLT\"]\n"
+                      "lookback_days = 21\nvol_target = 8\n"),
+          std::string("[strategy]\nkind = \"risk_parity\"\n[strategy.params]\nuniverse = [\"VTI\", \"TLT\"]\n")}) {
+        const auto r = load_doc(text);
+        INFO(text << all_messages(r));
+        REQUIRE(r.config);
+        const auto rendered = render_effective_config(*r.config);
+        const auto again = load_doc(rendered);
+        INFO(rendered << all_messages(again));
+        REQUIRE(again.config);
+        const auto& a = r.config->strategy;
+        const auto& b = again.config->strategy;
+        CHECK(a.kind == b.kind);
+        CHECK(a.weights == b.weights);
+        CHECK(a.trend.sma_days == b.trend.sma_days);
+        CHECK(a.trend.safe_asset == b.trend.safe_asset);
+        CHECK(a.dual_momentum.candidates == b.dual_momentum.candidates);
+        CHECK(a.dual_momentum.lookback_days == b.dual_momentum.lookback_days);
+        CHECK(a.dual_momentum.top_n == b.dual_momentum.top_n);
+        CHECK(a.dual_momentum.absolute_threshold == Approx(b.dual_momentum.absolute_threshold));
+        CHECK(a.dual_momentum.cash_proxy == b.dual_momentum.cash_proxy);
+        CHECK(a.dual_momentum.safe_asset == b.dual_momentum.safe_asset);
+        CHECK(a.risk_parity.universe == b.risk_parity.universe);
+        CHECK(a.risk_parity.lookback_days == b.risk_parity.lookback_days);
+        CHECK(a.risk_parity.vol_target.has_value() == b.risk_parity.vol_target.has_value());
+        if (a.risk_parity.vol_target) CHECK(*a.risk_parity.vol_target == Approx(*b.risk_parity.vol_target));
+    }
+}

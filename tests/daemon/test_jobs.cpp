@@ -39,6 +39,13 @@ public:
     awaitable<broker::Result<broker::OrderUpdate>> order_by_client_id(const std::string& id) override {
         co_return co_await inner_.order_by_client_id(id);
     }
+    awaitable<broker::Result<broker::OrderUpdate>> cancel(const std::string& id) override {
+        co_return co_await inner_.cancel(id);
+    }
+    awaitable<broker::Result<bool>> fills_now() override { co_return co_await inner_.fills_now(); }
+    awaitable<broker::Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) override {
+        co_return co_await inner_.latest_prices(symbols);
+    }
     bool active = true;
 
 private:

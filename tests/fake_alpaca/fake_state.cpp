@@ -287,6 +287,7 @@ FakeAlpaca::FakeAlpaca(FakeConfig config, std::map<core::Symbol, std::vector<cor
     for (const auto& [s, v] : bars_)
         for (const auto& b : v) data_dates_.insert(b.date);
     today_ = config_.today.value_or(data_dates_.empty() ? Date{} : *data_dates_.rbegin());
+    frozen_time_ = config_.time;
 }
 
 std::optional<core::Decimal> FakeAlpaca::position_qty(const core::Symbol& symbol) const {

@@ -67,6 +67,7 @@ struct FakeConfig {
     core::Decimal cash = core::Decimal::from_int(100000);
     int rate_limit_per_minute = 200;  // per key, sliding 60 s window; 0 = off
     std::optional<core::Date> today;  // default: the last date of the data
+    std::optional<core::TimeOfDay> time;  // frozen New York time of day; default: the real one
 };
 
 // How new orders fill (POST /_fake/orders); an order keeps the mode it was placed under.

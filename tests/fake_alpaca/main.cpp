@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
     app.add_option("--cash", cash_text, "starting cash (default 100000)");
     app.add_option("--rate-limit", rate_limit, "requests per minute per key (0 = off)")->check(CLI::NonNegativeNumber);
     app.add_option("--today", today_text, "market date YYYY-MM-DD (default: the last date of the data)");
+    std::string time_text;
+    app.add_option("--time", time_text, "frozen New York time of day HH:MM (default: the real time of day)");
     app.add_option("--ready-file", ready_file, "write the port to this file once listening");
     CLI11_PARSE(app, argc, argv);
 
@@ -51,6 +53,13 @@ int main(int argc, char** argv) {
         return 2;
     }
     config.cash = *cash;
+    if (!time_text.empty()) {
+        config.time = core::TimeOfDay::parse(time_text);
+        if (!config.time) {
+            std::cerr << "ballast-fake-alpaca: --time: expected HH:MM, got \"" << time_text << "\"\n";
+            return 2;
+        }
+    }
     if (!today_text.empty()) {
         config.today = core::Date::parse(today_text);
         if (!config.today) {

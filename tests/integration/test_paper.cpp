@@ -50,7 +50,7 @@ nlohmann::json stats(const FakeAlpacaProcess& fake) { return nlohmann::json::par
 
 TEST_CASE("paper: a full chain rebalances a fresh account to the targets over TLS", "[integration][paper]") {
     PaperSetup s;
-    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06"});
+    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06", "--time", "17:00"});
     s.write_config(fake.url());
     const auto r = s.once();
     INFO(r.output);
@@ -80,7 +80,7 @@ TEST_CASE("paper: a full chain rebalances a fresh account to the targets over TL
 
 TEST_CASE("paper: transient failures are retried and the call succeeds", "[integration][paper][faults]") {
     PaperSetup s;
-    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06"});
+    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06", "--time", "17:00"});
     s.write_config(fake.url());
     fake.control("POST", "/_fake/faults", R"([{"method":"GET","path":"/v2/account","count":1,"action":"status","status":503},
         {"method":"GET","path":"/v2/account","count":1,"action":"status","status":429},
@@ -97,7 +97,7 @@ TEST_CASE("paper: transient failures are retried and the call succeeds", "[integ
 
 TEST_CASE("paper: retries exhausted fail the job cleanly and trade nothing", "[integration][paper][faults]") {
     PaperSetup s;
-    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06"});
+    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06", "--time", "17:00"});
     s.write_config(fake.url(), "max_attempts = 3\n");
     fake.control("POST", "/_fake/faults", R"({"method":"GET","path":"/v2/stocks/bars","count":10,"action":"status","status":500})");
     const auto r = s.once();
@@ -111,7 +111,7 @@ TEST_CASE("paper: retries exhausted fail the job cleanly and trade nothing", "[i
 
 TEST_CASE("paper: bad keys give a clear error and no retry", "[integration][paper][faults]") {
     PaperSetup s;
-    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06"});
+    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06", "--time", "17:00"});
     s.write_config(fake.url());
     const auto r = s.once("--session 2025-03-06", "APCA_API_KEY_ID=test-key APCA_API_SECRET_KEY=wrong-secret-value");
     INFO(r.output);
@@ -160,7 +160,7 @@ TEST_CASE("live mode needs an explicit confirmation", "[integration][paper][live
 TEST_CASE("paper: docs/examples/paper-local.toml rebalances a fresh account by the broker's clock",
           "[integration][paper]") {
     PaperSetup s;
-    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06"});
+    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file, {"--today", "2025-03-06", "--time", "17:00"});
     // The shipped example, with this test's port, CA and journal.
     std::ifstream in(std::string(BALLAST_TEST_DATA_DIR) + "/../../docs/examples/paper-local.toml");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -177,4 +177,70 @@ TEST_CASE("paper: docs/examples/paper-local.toml rebalances a fresh account by t
     REQUIRE(r.exit_code == 0);
     CHECK(s.rows("SELECT count(*) FROM orders WHERE status = 'filled'") == 4);
     CHECK(stats(fake)["orders_submitted"] == 4);
+}
+
+namespace {
+
+// A market-hours schedule: the chain of a session trades on the previous session's bars.
+const char* kMorning = "[schedule]\ndata_update = \"09:35\"\nsignals = \"09:40\"\nrebalance = \"09:45\"\n";
+
+void write_morning_config(PaperSetup& s, const std::string& url, const std::string& weights,
+                          const std::string& alpaca_extra = "") {
+    write_file(s.config, "mode = \"paper\"\njournal = \"" + s.journal.string() + "\"\n[strategy.weights]\n" + weights +
+                             "[rebalance]\nmin_interval_days = 0\n[risk]\nmax_order_pct = 100\nmax_position_pct = 100\n" + kMorning + "[alpaca]\ntrading_url = \"" + url +
+                             "\"\ndata_url = \"" + url + "\"\nca_file = \"" + s.pki.ca_file.string() + "\"\n" +
+                             alpaca_extra);
+}
+
+}  // namespace
+
+TEST_CASE("paper, market open: sells fill before any buy is sized, from the cash they raised",
+          "[integration][paper][execution]") {
+    PaperSetup s;
+    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file,
+                           {"--today", "2025-03-06", "--time", "10:00"});
+    write_morning_config(s, fake.url(), "VTI = 60\nTLT = 40\n");
+    REQUIRE(s.once("--session 2025-03-05").exit_code == 0);
+    // Now all of it moves to GLD/DBC: two sells, then buys. Sells fill only after two polls.
+    fake.control("POST", "/_fake/orders", R"({"mode":"delayed","polls":2})");
+    write_morning_config(s, fake.url(), "GLD = 50\nDBC = 50\n");
+    const auto r = s.once("--session 2025-03-06");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    // The session's chain used the previous session's bars.
+    CHECK(s.rows("SELECT count(*) FROM job_runs WHERE session_date = '2025-03-06' AND job = 'data-update'"
+                 " AND detail LIKE '%through 2025-03-05%'") == 1);
+    CHECK(s.rows("SELECT count(*) FROM orders WHERE session_date = '2025-03-06' AND side = 'sell' AND status = 'filled'") == 2);
+    CHECK(s.rows("SELECT count(*) FROM orders WHERE session_date = '2025-03-06' AND side = 'buy' AND status = 'filled'") == 2);
+    // Every sell's fill is journaled before the first buy's intent.
+    CHECK(s.rows("SELECT count(*) FROM order_events f JOIN orders s ON f.order_id = s.id,"
+                 " order_events i JOIN orders b ON i.order_id = b.id"
+                 " WHERE s.session_date = '2025-03-06' AND s.side = 'sell' AND f.event = 'filled'"
+                 " AND b.session_date = '2025-03-06' AND b.side = 'buy' AND i.event = 'intent_recorded' AND i.id < f.id") == 0);
+    CHECK(fake.control("GET", "/_fake/stats").find("\"orders_submitted\":6") != std::string::npos);
+}
+
+TEST_CASE("paper, market open: a sell still open at the deadline is canceled, buys use the real cash",
+          "[integration][paper][execution]") {
+    PaperSetup s;
+    FakeAlpacaProcess fake(s.dir.path(), s.pki.server_cert, s.pki.server_key, s.pki.ca_file,
+                           {"--today", "2025-03-06", "--time", "10:00"});
+    write_morning_config(s, fake.url(), "VTI = 60\nTLT = 40\n");
+    REQUIRE(s.once("--session 2025-03-05").exit_code == 0);
+    fake.control("POST", "/_fake/orders", R"({"mode":"partial","fraction":0.5})");
+    write_morning_config(s, fake.url(), "VTI = 100\n", "fill_timeout_seconds = 2\n");
+    const auto r = s.once("--session 2025-03-06");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    // The TLT sell half filled, then was canceled at the deadline, with both events journaled.
+    CHECK(s.rows("SELECT count(*) FROM orders WHERE session_date = '2025-03-06' AND symbol = 'TLT' AND side = 'sell'"
+                 " AND status = 'canceled' AND CAST(filled_qty AS REAL) > 0") == 1);
+    CHECK(s.rows("SELECT count(*) FROM order_events e JOIN orders o ON e.order_id = o.id WHERE o.symbol = 'TLT'"
+                 " AND o.session_date = '2025-03-06' AND e.event = 'partially_filled'") == 1);
+    // The buy was sized from the cash the half-filled sell raised: the fake did not refuse it
+    // for buying power (it also half filled, and was canceled at the deadline in turn).
+    CHECK(s.rows("SELECT count(*) FROM orders WHERE session_date = '2025-03-06' AND side = 'buy' AND status = 'rejected'") == 0);
+    CHECK(s.rows("SELECT count(*) FROM orders WHERE session_date = '2025-03-06' AND side = 'buy' AND symbol = 'VTI'"
+                 " AND status = 'canceled' AND CAST(filled_qty AS REAL) > 0") == 1);
+    CHECK(s.rows("SELECT count(*) FROM orders WHERE status NOT IN ('filled', 'canceled', 'rejected', 'denied')") == 0);
 }

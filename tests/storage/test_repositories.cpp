@@ -230,8 +230,10 @@ TEST_CASE_METHOD(Fixture, "signals, targets, decisions and last_rebalance", "[st
     orders.append_event(denied, {"denied", "2025-03-07T21:00:02Z", {}, {}, {}, "max order notional"}, "denied");
     CHECK(signals.last_rebalance() == s1);
 
-    CHECK(error_kind([&] { signals.save_decision(r3, {s3, false, "again", 0, ""}); }) ==
-          JournalError::Kind::constraint);
+    // Saving again (a job resumed after a crash decides again) replaces the decision.
+    signals.save_decision(r3, {s3, false, "again", 0, ""});
+    CHECK(j->db().execAndGet("SELECT reason FROM rebalance_decisions WHERE session_date = '2025-03-07'").getString() ==
+          "again");
     CHECK(j->db().execAndGet("SELECT decision FROM v_targets WHERE symbol = 'VTI'").getString() == "drift 6.1% > 5%");
 }
 

@@ -64,13 +64,19 @@ public:
     std::string url() const { return "https://localhost:" + std::to_string(port_); }
 
     // A control request to /_fake/...; returns the response body (throws on failure).
-    std::string control(const std::string& method, const std::string& target, const std::string& body = "") const {
+    // An authenticated GET of the Alpaca API itself (test-key / test-secret).
+    std::string get_api(const std::string& target) const {
+        return control("GET", target, "", {{"APCA-API-KEY-ID", "test-key"}, {"APCA-API-SECRET-KEY", "test-secret"}});
+    }
+    std::string control(const std::string& method, const std::string& target, const std::string& body = "",
+                        std::vector<std::pair<std::string, std::string>> headers = {}) const {
         net::io_context io;
         broker::HttpsClientConfig cfg;
         cfg.endpoint = {"localhost", static_cast<std::uint16_t>(port_)};
         cfg.ca_file = ca_file_;
         broker::HttpsClient client(io.get_executor(), cfg);
-        broker::HttpRequest req{method, target, {{"Content-Type", "application/json"}}, body};
+        headers.emplace_back("Content-Type", "application/json");
+        broker::HttpRequest req{method, target, headers, body};
         std::optional<broker::Result<broker::HttpResponse>> out;
         net::co_spawn(io, [&]() -> net::awaitable<void> { out.emplace(co_await client.request(req)); }, net::detached);
         io.run();
