@@ -1,5 +1,7 @@
 #include "broker/alpaca.hpp"
 
+#include <algorithm>
+
 namespace ballast::broker {
 namespace {
 
@@ -194,6 +196,28 @@ awaitable<Result<std::vector<core::Bar>>> AlpacaClient::daily_bars(const std::ve
         q.page_token = p.next_page_token;
     }
     co_return out;
+}
+
+awaitable<Result<std::vector<alpaca::Order>>> AlpacaClient::orders(std::string_view status, int limit) {
+    const std::string ep = "GET /v2/orders";
+    const std::string target = "/v2/orders?status=" + alpaca::url_encode(status) +
+                               "&limit=" + std::to_string(std::clamp(limit, 1, 500)) + "&direction=asc";
+    auto r = co_await call(*trading_, "GET", target);
+    if (!r) co_return r.error();
+    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
+    co_return alpaca::parse_orders(ep, r.value().body);
+}
+
+awaitable<Result<std::map<core::Symbol, alpaca::Quote>>> AlpacaClient::latest_quotes(
+    const std::vector<core::Symbol>& symbols) {
+    const std::string ep = "GET /v2/stocks/quotes/latest";
+    std::map<core::Symbol, alpaca::Quote> none;
+    if (symbols.empty()) co_return none;
+    const std::string target = alpaca::latest_quotes_target(symbols, config_.feed);
+    auto r = co_await call(*data_, "GET", target);
+    if (!r) co_return r.error();
+    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
+    co_return alpaca::parse_latest_quotes(ep, r.value().body);
 }
 
 awaitable<Result<std::map<core::Symbol, alpaca::Trade>>> AlpacaClient::latest_trades(

@@ -56,6 +56,10 @@ public:
     awaitable<Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols, core::Date from,
                                                           core::Date to);
 
+    // GET /v2/orders?status=open|closed|all&limit=N (limit 1..500).
+    awaitable<Result<std::vector<alpaca::Order>>> orders(std::string_view status, int limit);
+    // GET /v2/stocks/quotes/latest: the last quote of each symbol.
+    awaitable<Result<std::map<core::Symbol, alpaca::Quote>>> latest_quotes(const std::vector<core::Symbol>& symbols);
     // GET /v2/stocks/trades/latest: the last trade of each symbol.
     awaitable<Result<std::map<core::Symbol, alpaca::Trade>>> latest_trades(const std::vector<core::Symbol>& symbols);
 

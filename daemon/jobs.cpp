@@ -101,10 +101,30 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     auto fetched = co_await market_.daily_bars(universe, from, through);
     if (!fetched) co_return fail("market data: " + fetched.error().message);
     std::vector<core::Bar> good;
+    std::set<std::pair<core::Symbol, core::Date>> seen;
     for (const auto& b : fetched.value()) {
         if (auto problem = bar_problem(b, through))
-            co_return fail("invalid bar " + b.symbol + " " + b.date.to_string() + ": " + *problem);
+            co_return fail("invalid bar " + b.symbol + " " + b.date.to_string() + ": " + *problem + "; holding");
+        if (!seen.insert({b.symbol, b.date}).second)
+            co_return fail("duplicate bar " + b.symbol + " " + b.date.to_string() + " from market data; holding");
         good.push_back(b);
+    }
+    // No gaps: every trading day after a symbol's last stored bar (or its first fetched
+    // one) up to `through` must be there.
+    for (const auto& s : universe) {
+        const auto last = bars.last_date(s);
+        std::optional<core::Date> first_new;
+        for (const auto& b : good)
+            if (b.symbol == s && (!first_new || b.date < *first_new)) first_new = b.date;
+        const auto start = last ? std::optional<core::Date>(last->plus_days(1)) : first_new;
+        if (!start || *start > through) continue;
+        std::vector<std::string> missing;
+        for (const auto d : core::trading_days(*start, through))
+            if (!seen.count({s, d})) missing.push_back(d.to_string());
+        if (!missing.empty())
+            co_return fail("gap in the market data: no bar for " + s + " on " + missing.front() +
+                           (missing.size() > 1 ? " and " + std::to_string(missing.size() - 1) + " more trading day(s)" : "") +
+                           " up to " + through.to_string() + "; holding");
     }
     bars.upsert(good, "market-data");
     // Every symbol needs a bar for that very session: anything else is stale data.

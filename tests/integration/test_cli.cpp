@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -232,4 +233,29 @@ TEST_CASE("a symbol dropped from the targets is valued and sold in full", "[inte
     CHECK(count_rows(journal, "SELECT count(*) FROM v_positions WHERE symbol = 'DBC' AND CAST(qty AS REAL) > 0") == 0);
     // Going back to an earlier session is refused.
     CHECK(run_ballast("once --session 2025-03-04 " + base).exit_code == 64);
+}
+
+TEST_CASE("a gap in the market data holds the chain and says where", "[integration][cli][data]") {
+    TempDir dir;
+    std::filesystem::create_directories(dir / "data");
+    for (const char* s : {"VTI", "TLT", "GLD", "DBC"})
+        std::filesystem::copy_file(std::string(BALLAST_DATA_DIR) + "/" + s + ".csv", dir / "data" / (std::string(s) + ".csv"));
+    // Drop 2025-03-04 from TLT.
+    {
+        std::ifstream in(dir / "data" / "TLT.csv");
+        std::string text, line;
+        while (std::getline(in, line))
+            if (line.rfind("2025-03-04,", 0) != 0) text += line + "\n";
+        write_file(dir / "data" / "TLT.csv", text);
+    }
+    const auto journal = dir / "j.db";
+    const auto config = dir / "config.toml";
+    write_file(config, "mode = \"sim\"\njournal = \"j.db\"\n[strategy.weights]\nVTI = 40\nTLT = 30\nGLD = 20\nDBC = 10\n"
+                       "[sim]\ndata_dir = \"data\"\nfill = \"close\"\n");
+    const auto r = run_ballast("once --session 2025-03-06 --config " + shell_quote(config.string()));
+    INFO(r.output);
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("gap in the market data: no bar for TLT on 2025-03-04") != std::string::npos);
+    CHECK(count_rows(journal, "SELECT count(*) FROM orders") == 0);
+    CHECK(count_rows(journal, "SELECT count(*) FROM health_events WHERE kind = 'job_failed' AND detail LIKE '%gap%'") == 1);
 }
