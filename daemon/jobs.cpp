@@ -176,6 +176,30 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
     co_return ok(detail);
 }
 
+std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const core::AccountState& account,
+                                                   const core::Prices& prices) {
+    const auto& limits = config_.breakers;
+    if (!limits.max_daily_loss && !limits.max_drawdown && !limits.max_consecutive_rejections) return std::nullopt;
+    core::BreakerInputs in;
+    in.equity = account.cash;
+    for (const auto& p : account.positions) {
+        const auto it = prices.find(p.symbol);
+        if (it == prices.end()) return std::nullopt;  // unvalued: the drift check holds anyway
+        in.equity += p.qty * it->second;
+    }
+    storage::EquityRepository equity(journal_);
+    in.previous_close_equity = equity.before(session);
+    in.peak_equity = std::max(equity.peak().value_or(in.equity), in.equity);
+    in.consecutive_rejections = storage::OrderRepository(journal_).trailing_rejections();
+    auto trip = core::evaluate_breakers(in, limits);
+    if (!trip) return std::nullopt;
+    const auto now = core::format_utc(clock_.now());
+    storage::ControlRepository(journal_).set_halt(trip->reason, now, "risk:" + trip->rule);
+    storage::HealthRepository(journal_).record(now, "risk", "breaker_tripped", trip->rule + ": " + trip->reason);
+    log_->error("circuit breaker {} tripped: {}; trading halted until `ballast resume`", trip->rule, trip->reason);
+    return trip;
+}
+
 core::Date ChainJobs::data_date(core::Date session) const {
     return config_.schedule.data_update.minutes >= kCloseMinutes ? session : core::previous_trading_day(session);
 }
@@ -315,6 +339,11 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     else targets = signals.targets_for(session);
     if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
     const auto prices = session_prices(session, account.value());
+    // Circuit breakers: a trip halts all trading, persisted, until `ballast resume`.
+    if (const auto trip = check_breakers(session, account.value(), prices)) {
+        const std::string why = "circuit breaker " + trip->rule + " tripped: " + trip->reason + "; halted";
+        co_return co_await finish(false, why, no_drift);
+    }
     const auto measured = core::measure_drift(account.value(), targets, prices, config_.rebalance.drift_mode);
     if (!measured.drift) {
         const std::string why = "cannot measure drift: " + measured.problem;
@@ -329,7 +358,17 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         const std::string why = "planner: " + plan.hold_reason;
         co_return co_await finish(false, why, *measured.drift);
     }
-    const auto verdicts = core::check_risk(plan, account.value(), prices, config_.risk);
+    // The risk stage every order passes; price sanity compares with the venue's latest prices.
+    core::RiskContext risk_context;
+    if (config_.risk.price_sanity) {
+        std::vector<core::Symbol> symbols;
+        for (const auto& o : plan.orders) symbols.push_back(o.symbol);
+        auto latest = co_await broker_.latest_prices(symbols);
+        if (!latest) co_return fail("latest prices for the price check: " + latest.error().message);
+        risk_context.quotes = latest.value();
+    }
+    const auto risk = core::evaluate_risk(plan, account.value(), prices, config_.risk, risk_context);
+    const auto& verdicts = risk.verdicts;
 
     // 5. Act. Where orders can fill now (market open, or a venue that fills at once): sells
     //    first, polled to a terminal state (unfilled ones canceled at the deadline), then
@@ -374,12 +413,16 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
             if (auto waited = co_await await_terminal(legs); !waited.empty()) co_return fail(waited);
     }
 
+    // Rejections in a row also trip a breaker, halting the sessions that follow.
+    if (config_.breakers.max_consecutive_rejections) check_breakers(session, account.value(), prices);
+
     stats_.orders += legs.sent;
     if (legs.sent > 0) ++stats_.rebalances;
     std::string summary = decision.reason + "; " + std::to_string(legs.sent) + " order(s) sent";
     if (dry_run_) summary = decision.reason + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
     if (!legs.buys_blocked.empty()) summary += "; buys not sent: " + legs.buys_blocked;
     for (const auto& note : plan.notes) summary += "; " + note;
+    for (const auto& note : risk.notes) summary += "; " + note;
     co_return co_await finish(legs.sent > 0 || dry_run_, summary, *measured.drift);
 }
 

@@ -71,6 +71,10 @@ private:
     // Journals the change from `known` (journal status/fills) to `update` (broker).
     void record_update(std::int64_t order_id, const std::string& known_status, core::Decimal known_filled,
                        const broker::OrderUpdate& update);
+    // Evaluates the circuit breakers (daily loss, drawdown from the journaled peak,
+    // rejections in a row); on a trip persists the halt and a health event.
+    std::optional<core::Trip> check_breakers(core::Date session, const core::AccountState& account,
+                                             const core::Prices& prices);
     // The session whose bars the chain of `session` trades on: `session` itself when the
     // data update is scheduled at or after the 16:00 close, else the previous session.
     core::Date data_date(core::Date session) const;

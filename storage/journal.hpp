@@ -238,6 +238,9 @@ public:
     // Orders whose status is not terminal (filled, canceled, expired, rejected, denied, dry_run).
     std::vector<OrderRow> non_terminal();
     std::vector<OrderRow> for_session(core::Date session);
+    // Broker rejections in a row among the latest orders that reached the broker (denied
+    // and dry-run orders are skipped), across sessions.
+    int trailing_rejections();
     // How many orders (any status) a job run recorded: the next leg number.
     int count_for_job_run(std::int64_t job_run_id);
     std::int64_t count();
@@ -273,6 +276,9 @@ public:
     // (session, equity) ascending.
     std::vector<std::pair<core::Date, core::Decimal>> equity_series();
     std::optional<EquitySnapshot> latest();
+    // The highest equity ever recorded, and the latest recorded before `session`.
+    std::optional<core::Decimal> peak();
+    std::optional<core::Decimal> before(core::Date session);
 
 private:
     Journal& j_;

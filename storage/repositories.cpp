@@ -284,6 +284,39 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
     });
 }
 
+int OrderRepository::trailing_rejections() {
+    return guarded(j_, "cannot read orders", [&] {
+        SQLite::Statement st(j_.db(),
+                             "SELECT status FROM orders WHERE status NOT IN ('denied', 'dry_run', 'intent')"
+                             " ORDER BY id DESC LIMIT 1000");
+        int n = 0;
+        while (st.executeStep() && st.getColumn(0).getString() == "rejected") ++n;
+        return n;
+    });
+}
+
+std::optional<core::Decimal> EquityRepository::peak() {
+    return guarded(j_, "cannot read equity", [&]() -> std::optional<core::Decimal> {
+        SQLite::Statement st(j_.db(),
+                             "SELECT id, equity FROM equity_snapshots ORDER BY CAST(equity AS REAL) DESC LIMIT 1");
+        if (!st.executeStep()) return std::nullopt;
+        return detail::decimal_at(RowRef{j_, "equity_snapshots", std::to_string(st.getColumn(0).getInt64())}, st, 1,
+                                  "equity");
+    });
+}
+
+std::optional<core::Decimal> EquityRepository::before(core::Date session) {
+    return guarded(j_, "cannot read equity", [&]() -> std::optional<core::Decimal> {
+        SQLite::Statement st(j_.db(),
+                             "SELECT id, equity FROM equity_snapshots WHERE session_date < ?"
+                             " ORDER BY session_date DESC LIMIT 1");
+        st.bind(1, session.to_string());
+        if (!st.executeStep()) return std::nullopt;
+        return detail::decimal_at(RowRef{j_, "equity_snapshots", std::to_string(st.getColumn(0).getInt64())}, st, 1,
+                                  "equity");
+    });
+}
+
 int OrderRepository::count_for_job_run(std::int64_t job_run_id) {
     return guarded(j_, "cannot count orders", [&] {
         SQLite::Statement st(j_.db(), "SELECT count(*) FROM orders WHERE job_run_id = ?");

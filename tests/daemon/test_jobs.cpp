@@ -133,3 +133,25 @@ TEST_CASE("a submit that may have reached the broker stays open and stops the se
     CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'filled' AND session_date = '2024-01-03'") == 2);
     CHECK(f.rows("SELECT count(*) FROM orders WHERE status NOT IN ('filled','canceled','rejected','denied')") == 0);
 }
+
+TEST_CASE("rejections in a row trip the breaker: halted until resume", "[daemon][jobs][risk]") {
+    Fixture f;
+    f.config.breakers.max_consecutive_rejections = 1;
+    FaultyBroker broker(*f.sim, core::Side::sell, broker::BrokerError::Kind::rejected);
+    f.run(broker, day("2024-01-02"));
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'rejected'") == 1);
+    const auto halt = storage::ControlRepository(*f.journal).halt();
+    REQUIRE(halt);
+    CHECK(halt->set_by == "risk:consecutive_rejections");
+    CHECK(f.rows("SELECT count(*) FROM health_events WHERE kind = 'breaker_tripped'") == 1);
+    // The next session places nothing, even with a healthy broker.
+    broker.active = false;
+    f.run(broker, day("2024-01-03"));
+    CHECK(f.rows("SELECT count(*) FROM orders") == 1);
+    CHECK(f.rows("SELECT count(*) FROM rebalance_decisions WHERE session_date = '2024-01-03' AND reason LIKE 'halted%'") == 1);
+    // Resume clears it; the breaker must not re-trip on the old rejection once orders fill.
+    storage::ControlRepository(*f.journal).clear_halt("x", "test");
+    f.config.breakers.max_consecutive_rejections = 2;
+    f.run(broker, day("2024-01-04"));
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'filled'") == 2);
+}

@@ -259,3 +259,35 @@ TEST_CASE("a gap in the market data holds the chain and says where", "[integrati
     CHECK(count_rows(journal, "SELECT count(*) FROM orders") == 0);
     CHECK(count_rows(journal, "SELECT count(*) FROM health_events WHERE kind = 'job_failed' AND detail LIKE '%gap%'") == 1);
 }
+
+TEST_CASE("a drawdown breaker halts across restarts until resume", "[integration][cli][risk]") {
+    TempDir dir;
+    const auto journal = dir / "j.db";
+    const auto config = dir / "config.toml";
+    // A 0.1% drawdown limit trips on the first down day after the portfolio is built.
+    write_file(config, ballast::test::sim_config(journal, "fill = \"close\"\n") + "[risk]\nmax_drawdown_pct = 0.1\n");
+    const std::string base = "--config " + shell_quote(config.string());
+    std::string tripped_on;
+    for (const char* session : {"2025-02-03", "2025-02-04", "2025-02-05", "2025-02-06", "2025-02-07", "2025-02-10",
+                                "2025-02-11", "2025-02-12", "2025-02-13", "2025-02-14"}) {
+        const auto r = run_ballast("once --session " + std::string(session) + " " + base);
+        INFO(r.output);
+        REQUIRE(r.exit_code == 0);
+        if (r.output.find("circuit breaker drawdown tripped") != std::string::npos) {
+            tripped_on = session;
+            break;
+        }
+    }
+    REQUIRE_FALSE(tripped_on.empty());
+    CHECK(count_rows(journal, "SELECT count(*) FROM control_flags WHERE name = 'halt' AND set_by = 'risk:drawdown'") == 1);
+    // A new process is still halted.
+    const auto next = run_ballast("once --session 2025-02-18 " + base);
+    INFO(next.output);
+    CHECK(next.output.find("halted since") != std::string::npos);
+    CHECK(count_rows(journal, "SELECT count(*) FROM orders WHERE session_date >= '" + tripped_on + "'") == 0);
+    // resume clears it.
+    const auto resumed = run_ballast("resume " + base);
+    CHECK(resumed.exit_code == 0);
+    CHECK(resumed.output.find("drawdown") != std::string::npos);
+    CHECK(count_rows(journal, "SELECT count(*) FROM control_flags WHERE name = 'halt'") == 0);
+}
