@@ -79,7 +79,7 @@ awaitable<Result<HttpResponse>> AlpacaClient::call(ResilientHttp& host, std::str
     req.body = std::string(body);
     if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
     req.headers.emplace_back("Accept", "application/json");
-    const auto deadline = steady::now() + config_.call_deadline;
+    const auto deadline = std::min(steady::now() + config_.call_deadline, job_deadline_);
     co_return co_await host.send(req, deadline);
 }
 

@@ -30,7 +30,7 @@ struct AlpacaClientConfig {
     std::chrono::milliseconds request_timeout{15000};
     int max_attempts = 5;
     std::chrono::milliseconds breaker_cooldown{30'000};  // open circuit: fail fast this long, then one probe
-    std::chrono::seconds call_deadline{120};  // one call, all its retries included
+    std::chrono::seconds call_deadline{120};  // one call, all its retries included (and never past the job's)
 };
 
 class AlpacaClient {
@@ -63,6 +63,9 @@ public:
     // GET /v2/stocks/trades/latest: the last trade of each symbol.
     awaitable<Result<std::map<core::Symbol, alpaca::Trade>>> latest_trades(const std::vector<core::Symbol>& symbols);
 
+    // Every call made before `deadline` stops retrying at it (on top of call_deadline).
+    void set_job_deadline(std::chrono::steady_clock::time_point deadline) { job_deadline_ = deadline; }
+
     CircuitBreaker::State trading_breaker() const { return trading_->breaker_state(); }
 
 private:
@@ -77,6 +80,7 @@ private:
     std::unique_ptr<ResilientHttp> data_;
     std::string trading_base_, data_base_;  // path prefixes from the URLs ("" normally)
     AlpacaClientConfig config_;
+    std::chrono::steady_clock::time_point job_deadline_ = std::chrono::steady_clock::time_point::max();
 };
 
 // Broker over Alpaca: cash and long positions from /v2/account and /v2/positions.
@@ -91,6 +95,9 @@ public:
     awaitable<Result<bool>> fills_now() override;
     // Last trades, from the market-data API.
     awaitable<Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) override;
+    void set_job_deadline(std::chrono::steady_clock::time_point deadline) override {
+        client_->set_job_deadline(deadline);
+    }
 
 private:
     std::shared_ptr<AlpacaClient> client_;

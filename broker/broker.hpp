@@ -2,6 +2,7 @@
 // The venue interfaces the daemon talks to: Broker (account, orders) and MarketData
 // (daily bars). Both are asynchronous (Asio awaitables) and report failures as values
 // (Result), never by throwing.
+#include <chrono>
 #include <optional>
 #include <string>
 #include <variant>
@@ -86,6 +87,9 @@ public:
     // The latest price of each symbol that the venue knows (symbols it has none for are
     // absent): what a market order sent now would about pay.
     virtual awaitable<Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) = 0;
+    // The deadline of the job now running: no call, retries included, goes past it.
+    // Venues without remote calls ignore it.
+    virtual void set_job_deadline(std::chrono::steady_clock::time_point) {}
 };
 
 class MarketData {

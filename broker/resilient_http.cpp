@@ -56,9 +56,12 @@ awaitable<Result<HttpResponse>> ResilientHttp::send(const HttpRequest& request, 
 
     for (int attempt = 1;; ++attempt) {
         // Fail fast while the host's breaker is open.
+        const auto before = breaker_.state();
         if (!breaker_.allow(steady::now()))
             co_return BrokerError{BrokerError::Kind::circuit_open,
                                   what + ": circuit breaker open after repeated failures; failing fast"};
+        if (before != breaker_.state() && observer_)
+            observer_->on_breaker(host_, {before, breaker_.state(), "cool-down over: one probe request allowed"});
         // Stay under the request rate the broker allows.
         for (auto wait = bucket_.acquire(steady::now()); wait.count() > 0; wait = bucket_.acquire(steady::now())) {
             if (steady::now() + wait > deadline)

@@ -70,6 +70,8 @@ ChainJobs::ChainJobs(const Config& config, storage::Journal& journal, broker::Br
       dry_run_(dry_run), log_(std::move(log)) {}
 
 awaitable<JobResult> ChainJobs::run(core::Job job, core::Date session, std::int64_t job_run_id) {
+    // One overall deadline per job for every remote call it makes.
+    broker_.set_job_deadline(std::chrono::steady_clock::now() + std::chrono::seconds(config_.alpaca.job_deadline_seconds));
     switch (job) {
         case core::Job::data_update: co_return co_await data_update(session);
         case core::Job::signals: co_return co_await signals(session, job_run_id);

@@ -1,5 +1,6 @@
 #include "daemon/venue.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -82,7 +83,7 @@ int open_alpaca(const Config& config, net::io_context& io, storage::Journal& jou
     c.request_timeout = std::chrono::milliseconds(config.alpaca.request_timeout_ms);
     c.max_attempts = config.alpaca.max_attempts;
     c.breaker_cooldown = std::chrono::milliseconds(config.alpaca.breaker_cooldown_ms);
-    c.call_deadline = std::chrono::seconds(config.alpaca.job_deadline_seconds);
+    c.call_deadline = std::chrono::seconds(std::min(config.alpaca.job_deadline_seconds, 300));
     venue.observer = std::make_unique<JournalHttpObserver>(journal, log);
     auto client = broker::AlpacaClient::create(io.get_executor(), std::move(c), venue.observer.get());
     if (!client) {

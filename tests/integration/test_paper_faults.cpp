@@ -337,10 +337,13 @@ TEST_CASE("paper faults: the circuit breaker half-opens after the cool-down and 
     require_clean_rebalance(s, r);
     const auto breaker =
         s.texts("SELECT detail FROM health_events WHERE kind = 'circuit_breaker' ORDER BY id");
-    REQUIRE(breaker.size() == 3);
+    // Every state change is journaled: open, half-open (probe), open again, half-open, closed.
+    REQUIRE(breaker.size() == 5);
     CHECK(has(breaker[0], "closed -> open"));
-    CHECK(has(breaker[1], "half_open -> open"));
-    CHECK(has(breaker[2], "half_open -> closed"));
+    CHECK(has(breaker[1], "open -> half_open"));
+    CHECK(has(breaker[2], "half_open -> open"));
+    CHECK(has(breaker[3], "open -> half_open"));
+    CHECK(has(breaker[4], "half_open -> closed"));
     const auto a = s.attempts("GET", "/v2/account");
     REQUIRE(a.size() >= 7);
     CHECK(a[5] == "attempt 6: HTTP 429");
