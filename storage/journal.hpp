@@ -57,7 +57,8 @@ struct OpenOptions {
 
 class Journal {
 public:
-    // Throws JournalError.
+    // Throws JournalError. The path ":memory:" opens a private in-memory journal (no WAL;
+    // gone when closed), for backtests that keep no journal file.
     static std::unique_ptr<Journal> open(const std::filesystem::path& path, const OpenOptions& options = {});
     ~Journal();
     Journal(const Journal&) = delete;

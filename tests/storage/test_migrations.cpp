@@ -306,3 +306,9 @@ TEST_CASE("storage::Transaction commits or rolls back", "[storage][migrations]")
     CHECK(health.count("kept") == 1);
     CHECK(health.count("dropped") == 0);
 }
+
+TEST_CASE("an in-memory journal has every migration", "[storage][migrations]") {
+    auto j = ballast::storage::Journal::open(":memory:");
+    CHECK(j->schema_version() == ballast::storage::Journal::latest_version());
+    CHECK(j->db().execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'v_orders'").getInt() == 1);
+}
