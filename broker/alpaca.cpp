@@ -83,29 +83,26 @@ awaitable<Result<HttpResponse>> AlpacaClient::call(ResilientHttp& host, std::str
     co_return co_await host.send(req, deadline);
 }
 
-awaitable<Result<alpaca::Account>> AlpacaClient::account() {
-    const std::string ep = "GET /v2/account";
-    auto r = co_await call(*trading_, "GET", "/v2/account");
+template <class T>
+awaitable<Result<T>> AlpacaClient::get(ResilientHttp& host, std::string_view endpoint, std::string_view target,
+                                       Result<T> (*parse)(std::string_view, std::string_view)) {
+    auto r = co_await call(host, "GET", target);
     if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_account(ep, r.value().body);
+    if (r.value().status != 200) co_return error_of(std::string(endpoint), r.value(), false);
+    co_return parse(endpoint, r.value().body);
+}
+
+awaitable<Result<alpaca::Account>> AlpacaClient::account() {
+    co_return co_await get(*trading_, "GET /v2/account", "/v2/account", &alpaca::parse_account);
 }
 
 awaitable<Result<std::vector<alpaca::Position>>> AlpacaClient::positions() {
-    const std::string ep = "GET /v2/positions";
-    auto r = co_await call(*trading_, "GET", "/v2/positions");
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_positions(ep, r.value().body);
+    co_return co_await get(*trading_, "GET /v2/positions", "/v2/positions", &alpaca::parse_positions);
 }
 
 awaitable<Result<alpaca::Order>> AlpacaClient::order_by_client_id(const std::string& client_order_id) {
-    const std::string ep = "GET /v2/orders:by_client_order_id";
     const std::string target = alpaca::order_by_client_id_target(client_order_id);
-    auto r = co_await call(*trading_, "GET", target);
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_order(ep, r.value().body);
+    co_return co_await get(*trading_, "GET /v2/orders:by_client_order_id", target, &alpaca::parse_order);
 }
 
 awaitable<Result<alpaca::Order>> AlpacaClient::submit_order(const OrderRequest& order) {
@@ -122,12 +119,8 @@ awaitable<Result<alpaca::Order>> AlpacaClient::submit_order(const OrderRequest& 
 }
 
 awaitable<Result<alpaca::Order>> AlpacaClient::order(const std::string& id) {
-    const std::string ep = "GET /v2/orders/{id}";
     const std::string target = "/v2/orders/" + alpaca::url_encode(id);
-    auto r = co_await call(*trading_, "GET", target);
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_order(ep, r.value().body);
+    co_return co_await get(*trading_, "GET /v2/orders/{id}", target, &alpaca::parse_order);
 }
 
 awaitable<Result<bool>> AlpacaClient::cancel_order(const std::string& id) {
@@ -141,29 +134,17 @@ awaitable<Result<bool>> AlpacaClient::cancel_order(const std::string& id) {
 }
 
 awaitable<Result<alpaca::Clock>> AlpacaClient::clock() {
-    const std::string ep = "GET /v2/clock";
-    auto r = co_await call(*trading_, "GET", "/v2/clock");
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_clock(ep, r.value().body);
+    co_return co_await get(*trading_, "GET /v2/clock", "/v2/clock", &alpaca::parse_clock);
 }
 
 awaitable<Result<std::vector<alpaca::CalendarDay>>> AlpacaClient::calendar(core::Date from, core::Date to) {
-    const std::string ep = "GET /v2/calendar";
     const std::string target = alpaca::calendar_target(from, to);
-    auto r = co_await call(*trading_, "GET", target);
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_calendar(ep, r.value().body);
+    co_return co_await get(*trading_, "GET /v2/calendar", target, &alpaca::parse_calendar);
 }
 
 awaitable<Result<alpaca::Asset>> AlpacaClient::asset(const core::Symbol& symbol) {
-    const std::string ep = "GET /v2/assets/{symbol}";
     const std::string target = "/v2/assets/" + alpaca::url_encode(symbol);
-    auto r = co_await call(*trading_, "GET", target);
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_asset(ep, r.value().body);
+    co_return co_await get(*trading_, "GET /v2/assets/{symbol}", target, &alpaca::parse_asset);
 }
 
 awaitable<Result<std::vector<core::Bar>>> AlpacaClient::daily_bars(const std::vector<core::Symbol>& symbols,
@@ -199,37 +180,23 @@ awaitable<Result<std::vector<core::Bar>>> AlpacaClient::daily_bars(const std::ve
 }
 
 awaitable<Result<std::vector<alpaca::Order>>> AlpacaClient::orders(std::string_view status, int limit) {
-    const std::string ep = "GET /v2/orders";
     const std::string target = "/v2/orders?status=" + alpaca::url_encode(status) +
                                "&limit=" + std::to_string(std::clamp(limit, 1, 500)) + "&direction=asc";
-    auto r = co_await call(*trading_, "GET", target);
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_orders(ep, r.value().body);
+    co_return co_await get(*trading_, "GET /v2/orders", target, &alpaca::parse_orders);
 }
 
 awaitable<Result<std::map<core::Symbol, alpaca::Quote>>> AlpacaClient::latest_quotes(
     const std::vector<core::Symbol>& symbols) {
-    const std::string ep = "GET /v2/stocks/quotes/latest";
-    std::map<core::Symbol, alpaca::Quote> none;
-    if (symbols.empty()) co_return none;
+    if (symbols.empty()) co_return std::map<core::Symbol, alpaca::Quote>{};
     const std::string target = alpaca::latest_quotes_target(symbols, config_.feed);
-    auto r = co_await call(*data_, "GET", target);
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_latest_quotes(ep, r.value().body);
+    co_return co_await get(*data_, "GET /v2/stocks/quotes/latest", target, &alpaca::parse_latest_quotes);
 }
 
 awaitable<Result<std::map<core::Symbol, alpaca::Trade>>> AlpacaClient::latest_trades(
     const std::vector<core::Symbol>& symbols) {
-    const std::string ep = "GET /v2/stocks/trades/latest";
-    std::map<core::Symbol, alpaca::Trade> none;
-    if (symbols.empty()) co_return none;
+    if (symbols.empty()) co_return std::map<core::Symbol, alpaca::Trade>{};
     const std::string target = alpaca::latest_trades_target(symbols, config_.feed);
-    auto r = co_await call(*data_, "GET", target);
-    if (!r) co_return r.error();
-    if (r.value().status != 200) co_return error_of(ep, r.value(), false);
-    co_return alpaca::parse_latest_trades(ep, r.value().body);
+    co_return co_await get(*data_, "GET /v2/stocks/trades/latest", target, &alpaca::parse_latest_trades);
 }
 
 awaitable<Result<core::AccountState>> AlpacaBroker::account() {

@@ -76,6 +76,12 @@ private:
     awaitable<Result<HttpResponse>> call(ResilientHttp& host, std::string_view method, std::string_view target,
                                          std::string_view body = {});
 
+    // GET `target` on `host`: a 200 answer parsed by `parse(endpoint, body)`, any other
+    // status turned into the error it stands for.
+    template <class T>
+    awaitable<Result<T>> get(ResilientHttp& host, std::string_view endpoint, std::string_view target,
+                             Result<T> (*parse)(std::string_view, std::string_view));
+
     std::unique_ptr<ResilientHttp> trading_;
     std::unique_ptr<ResilientHttp> data_;
     std::string trading_base_, data_base_;  // path prefixes from the URLs ("" normally)

@@ -32,18 +32,6 @@ std::shared_ptr<spdlog::logger> make_logger(bool verbose) {
     return log;
 }
 
-// --config, then $BALLAST_CONFIG, ./config.toml, /etc/ballast/config.toml; the demo also
-// falls back to the source tree's config.toml.
-std::optional<fs::path> find_config(const CommonOptions& options, bool demo) {
-    if (options.config) return *options.config;
-    if (const char* env = std::getenv("BALLAST_CONFIG"); env && *env) return fs::path(env);
-    std::vector<fs::path> candidates{"config.toml", "/etc/ballast/config.toml"};
-    if (demo) candidates.insert(candidates.begin() + 1, fs::path(BALLAST_SOURCE_DIR) / "config.toml");
-    for (const auto& c : candidates)
-        if (fs::exists(c)) return c;
-    return std::nullopt;
-}
-
 // Loads the config or prints every error; nullopt means exit 78.
 std::optional<Config> load_or_report(const CommonOptions& options, bool demo = false) {
     const auto path = find_config(options, demo);
@@ -112,6 +100,17 @@ void print_session(storage::RunRepository& runs, core::Date session, bool dry_ru
 }
 
 }  // namespace
+
+std::optional<std::filesystem::path> find_config(const CommonOptions& options, bool with_source_default) {
+    namespace fs = std::filesystem;
+    if (options.config) return *options.config;
+    if (const char* env = std::getenv("BALLAST_CONFIG"); env && *env) return fs::path(env);
+    std::vector<fs::path> candidates{"config.toml", "/etc/ballast/config.toml"};
+    if (with_source_default) candidates.insert(candidates.begin() + 1, fs::path(BALLAST_SOURCE_DIR) / "config.toml");
+    for (const auto& c : candidates)
+        if (fs::exists(c)) return c;
+    return std::nullopt;
+}
 
 std::string now_utc_text() {
     return core::format_utc(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));

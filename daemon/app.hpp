@@ -40,6 +40,11 @@ struct RunOptions {
     bool replay = false;  // sim only: replay the sim window on the virtual clock
 };
 
+// The configuration file: --config, then $BALLAST_CONFIG, ./config.toml,
+// /etc/ballast/config.toml; with `with_source_default` (demo, backtest) the source tree's
+// config.toml comes before /etc. nullopt when none exists.
+std::optional<std::filesystem::path> find_config(const CommonOptions& options, bool with_source_default);
+
 // The current UTC time as ISO-8601 text.
 std::string now_utc_text();
 

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/app.hpp"
+#include "daemon/backtest_cmd.hpp"
 #include "daemon/indicator_cmd.hpp"
 
 namespace bd = ballast::daemon;
@@ -26,6 +27,30 @@ int main(int argc, char** argv) {
     demo_cmd->add_option("--from", demo.from, "first session (YYYY-MM-DD)");
     demo_cmd->add_option("--to", demo.to, "last session (YYYY-MM-DD)");
     demo_cmd->add_flag("-q,--quiet", demo.quiet, "no progress lines");
+
+    bd::BacktestOptions backtest;
+    auto* backtest_cmd = app.add_subcommand("backtest", "replay a period through the daemon's scheduler, jobs and sim broker; metrics, report, sweeps");
+    add_common(backtest_cmd);
+    backtest_cmd->add_option("--from", backtest.from, "first session (YYYY-MM-DD; default [sim] start or the data's)");
+    backtest_cmd->add_option("--to", backtest.to, "last session (YYYY-MM-DD; default [sim] end or the data's)");
+    backtest_cmd->add_option("--prices-dir", backtest.prices_dir, "directory of SYMBOL.csv price files (default [sim] data_dir)");
+    backtest_cmd->add_option("--price-field", backtest.price_field, "close or adj_close");
+    backtest_cmd->add_option("--fill", backtest.fill, "next_open or close");
+    backtest_cmd->add_option("--cash", backtest.cash, "starting cash in dollars");
+    backtest_cmd->add_option("--commission-bps", backtest.commission_bps, "commission in basis points of notional");
+    backtest_cmd->add_option("--slippage-bps", backtest.slippage_bps, "slippage in basis points");
+    backtest_cmd->add_option("--weights", backtest.weights, "fixed weights SYM=FRACTION,... summing to 1 (e.g. VTI=0.4,TLT=0.3,GLD=0.2,DBC=0.1)");
+    backtest_cmd->add_option("--rebalance", backtest.rebalance, "daily, weekly, monthly, quarterly, annual or drift");
+    backtest_cmd->add_option("--strategy", backtest.strategy, "fixed_weights, trend, dual_momentum or risk_parity");
+    backtest_cmd->add_option("--param", backtest.params, "strategy parameter NAME=VALUE as in [strategy.params] (repeatable)");
+    backtest_cmd->add_option("--journal", backtest.journal, "keep the journal in this file (recreated)");
+    backtest_cmd->add_flag("--no-journal", backtest.no_journal, "journal in memory only");
+    backtest_cmd->add_flag("--json", backtest.json, "print the metrics as one JSON document (an array with --sweep)");
+    backtest_cmd->add_option("--report", backtest.report, "HTML report file (default backtest-report.html; with --json only when given)");
+    backtest_cmd->add_option("--sweep", backtest.sweeps, "NAME=LO:HI:STEP, a parameter grid (repeatable: cartesian product)");
+    backtest_cmd->add_option("--rank-by", backtest.rank_by, "sweep: metric to rank by")->capture_default_str();
+    backtest_cmd->add_option("--top", backtest.top, "sweep: rows to show")->capture_default_str();
+    backtest_cmd->add_flag("-q,--quiet", backtest.quiet, "no progress on stderr");
 
     bd::OnceOptions once;
     auto* once_cmd = app.add_subcommand("once", "run the chain for the latest closed session now, then exit");
@@ -73,9 +98,10 @@ int main(int argc, char** argv) {
     }
 
     try {
-        demo.common = once.common = run.common = common;
+        demo.common = once.common = run.common = backtest.common = common;
         if (demo_cmd->parsed()) return bd::cmd_demo(demo);
         if (once_cmd->parsed()) return bd::cmd_once(once);
+        if (backtest_cmd->parsed()) return bd::cmd_backtest(backtest);
         if (run_cmd->parsed()) return bd::cmd_run(run);
         if (check_cmd->parsed()) return bd::cmd_check_config(common);
         if (migrate_cmd->parsed()) return bd::cmd_migrate(common);

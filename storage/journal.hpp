@@ -226,6 +226,15 @@ struct OrderRow {
                          // "expired", "rejected", "denied" (risk limits), "dry_run" (never sent)
 };
 
+// One order's fills in total: what was traded, at what average price, for what commission.
+struct Fill {
+    core::Date session;
+    core::Side side = core::Side::buy;
+    core::Decimal qty;
+    core::Decimal avg_price;
+    std::optional<core::Decimal> commission;  // the broker's total for the order, if it said
+};
+
 class OrderRepository {
 public:
     explicit OrderRepository(Journal& j) : j_(j) {}
@@ -242,6 +251,8 @@ public:
     // Broker rejections in a row among the latest orders that reached the broker (denied
     // and dry-run orders are skipped), across sessions.
     int trailing_rejections();
+    // Every order with a fill (filled or partly filled, then maybe canceled), oldest first.
+    std::vector<Fill> fills();
     // How many orders (any status) a job run recorded: the next leg number.
     int count_for_job_run(std::int64_t job_run_id);
     std::int64_t count();

@@ -284,6 +284,29 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
     });
 }
 
+std::vector<Fill> OrderRepository::fills() {
+    return guarded(j_, "cannot read the filled orders", [&] {
+        SQLite::Statement st(j_.db(),
+                             "SELECT o.id, o.session_date, o.side, o.filled_qty, o.filled_avg_price,"
+                             " (SELECT e.commission FROM order_events e WHERE e.order_id = o.id"
+                             "  AND e.commission IS NOT NULL ORDER BY e.id DESC LIMIT 1)"
+                             " FROM orders o WHERE o.filled_avg_price IS NOT NULL AND CAST(o.filled_qty AS REAL) > 0"
+                             " ORDER BY o.id");
+        std::vector<Fill> out;
+        while (st.executeStep()) {
+            const RowRef at{j_, "orders", std::to_string(st.getColumn(0).getInt64())};
+            Fill f;
+            f.session = detail::date_at(at, st, 1, "session_date");
+            f.side = detail::text_at(st, 2) == "sell" ? core::Side::sell : core::Side::buy;
+            f.qty = detail::decimal_at(at, st, 3, "filled_qty");
+            f.avg_price = detail::decimal_at(at, st, 4, "filled_avg_price");
+            f.commission = detail::optional_decimal_at(at, st, 5, "commission");
+            out.push_back(f);
+        }
+        return out;
+    });
+}
+
 int OrderRepository::trailing_rejections() {
     return guarded(j_, "cannot read orders", [&] {
         SQLite::Statement st(j_.db(),

@@ -35,7 +35,7 @@ struct FaultSetup {
     std::unique_ptr<FakeAlpacaProcess> fake;
 
     explicit FaultSetup(const std::string& alpaca_extra = "", std::vector<std::string> fake_args = {}) {
-        fake_args.insert(fake_args.end(), {"--today", "2025-03-06"});
+        fake_args.insert(fake_args.end(), {"--today", "2025-03-06", "--time", "10:00"});
         fake = std::make_unique<FakeAlpacaProcess>(dir.path(), pki.server_cert, pki.server_key, pki.ca_file, fake_args);
         write_file(config, "mode = \"paper\"\njournal = \"" + journal.string() +
                                "\"\n[strategy.weights]\nVTI = 40\nTLT = 30\nGLD = 20\nDBC = 10\n"

@@ -1,0 +1,193 @@
+// `ballast backtest` through the real binary: JSON metrics, parity with `ballast run
+// --replay`, sweeps, option errors, the HTML report.
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "../support/process.hpp"
+
+using namespace ballast::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Runs `ballast ARGS` with stdout alone captured (stderr to a file).
+ProcessResult run_stdout(const std::string& args, const fs::path& stderr_file) {
+    const std::string cmd = shell_quote(BALLAST_BINARY) + " " + args + " 2>" + shell_quote(stderr_file.string());
+    ProcessResult r;
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    if (!pipe) return r;
+    std::array<char, 4096> buf{};
+    while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe)) r.output += buf.data();
+    const int status = ::pclose(pipe);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+// Parses exactly one JSON document (trailing whitespace allowed); throws otherwise.
+nlohmann::json one_document(const std::string& text) { return nlohmann::json::parse(text); }
+
+const std::vector<std::string> kMetricKeys{"start_value", "final_value", "cagr", "volatility", "sharpe", "sortino",
+                                           "max_drawdown", "max_drawdown_start", "max_drawdown_end", "calmar",
+                                           "turnover", "trades", "costs"};
+
+using OrderTuple = std::tuple<std::string, std::string, std::string, std::string, std::string, std::string, std::string>;
+
+std::vector<OrderTuple> orders_of(const fs::path& journal) {
+    SQLite::Database db(journal.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(db,
+                        "SELECT symbol, side, qty, session_date, status, filled_qty, COALESCE(filled_avg_price, '')"
+                        " FROM orders ORDER BY session_date, leg");
+    std::vector<OrderTuple> out;
+    while (q.executeStep())
+        out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                         q.getColumn(3).getString(), q.getColumn(4).getString(), q.getColumn(5).getString(),
+                         q.getColumn(6).getString());
+    return out;
+}
+
+double max_drawdown_of(const fs::path& journal) {
+    SQLite::Database db(journal.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(db, "SELECT equity FROM v_equity ORDER BY session_date");
+    double peak = 0, worst = 0;
+    while (q.executeStep()) {
+        const double e = q.getColumn(0).getDouble();
+        peak = std::max(peak, e);
+        worst = std::max(worst, 1.0 - e / peak);
+    }
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("backtest of All Weather with annual rebalancing prints one JSON object with every metric",
+          "[integration][backtest]") {
+    TempDir dir;
+    write_file(dir / "config.toml", sim_config(dir / "unused.db"));
+    const auto r = run_stdout("backtest --config " + shell_quote((dir / "config.toml").string()) +
+                                  " --prices-dir " + shell_quote(BALLAST_DATA_DIR) +
+                                  " --weights VTI=0.4,TLT=0.3,GLD=0.2,DBC=0.1 --rebalance annual"
+                                  " --price-field adj_close --json",
+                              dir / "stderr.txt");
+    INFO(read_bytes(dir / "stderr.txt"));
+    REQUIRE(r.exit_code == 0);
+    nlohmann::json j;
+    REQUIRE_NOTHROW(j = one_document(r.output));  // nothing but one document on stdout
+    REQUIRE(j.is_object());
+    for (const auto& k : kMetricKeys) {
+        INFO(k);
+        CHECK(j.contains(k));
+    }
+    CHECK(j["final_value"].get<double>() > j["start_value"].get<double>());
+    CHECK(j["max_drawdown"].get<double>() > 0);
+    CHECK(j["max_drawdown"].get<double>() < 1);
+    CHECK(j["trades"].get<int>() > 0);
+    CHECK(j["cagr"].is_number());
+    CHECK(j["max_drawdown_start"].get<std::string>() < j["max_drawdown_end"].get<std::string>());
+    CHECK_FALSE(fs::exists(dir / "unused.db"));  // the configured journal is never written
+}
+
+TEST_CASE("backtest and run --replay over the same window place identical orders", "[integration][backtest]") {
+    TempDir dir;
+    const auto daemon_journal = dir / "daemon.db";
+    const auto backtest_journal = dir / "backtest.db";
+    write_file(dir / "config.toml", sim_config(daemon_journal, "start = \"2019-01-02\"\nend = \"2020-12-31\"\n"));
+    const auto config = shell_quote((dir / "config.toml").string());
+
+    const auto daemon = run_ballast("run --replay --config " + config);
+    INFO(daemon.output);
+    REQUIRE(daemon.exit_code == 0);
+    const auto bt = run_stdout("backtest --config " + config + " --json --journal " +
+                                   shell_quote(backtest_journal.string()),
+                               dir / "stderr.txt");
+    INFO(read_bytes(dir / "stderr.txt"));
+    REQUIRE(bt.exit_code == 0);
+
+    const auto a = orders_of(daemon_journal);
+    const auto b = orders_of(backtest_journal);
+    REQUIRE(a.size() > 4);  // 2020 moved the weights past the 5pp threshold
+    CHECK(a == b);
+
+    // The JSON's drawdown is the one of the journal's equity curve.
+    const auto j = one_document(bt.output);
+    CHECK(j["max_drawdown"].get<double>() == Approx(max_drawdown_of(backtest_journal)).margin(1e-9));
+    CHECK(j["max_drawdown"].get<double>() > 0.05);  // March 2020
+    CHECK(j["start_date"] == "2019-01-02");
+    CHECK(j["end_date"] == "2020-12-31");
+}
+
+TEST_CASE("a sweep of drift_threshold returns one ranked object per grid point", "[integration][backtest]") {
+    TempDir dir;
+    write_file(dir / "config.toml", sim_config(dir / "unused.db"));
+    const auto r = run_stdout("backtest --config " + shell_quote((dir / "config.toml").string()) +
+                                  " --from 2016-01-04 --to 2020-12-31 --sweep drift_threshold=2:10:4 --json",
+                              dir / "stderr.txt");
+    INFO(read_bytes(dir / "stderr.txt"));
+    REQUIRE(r.exit_code == 0);
+    const auto j = one_document(r.output);
+    REQUIRE(j.is_array());
+    REQUIRE(j.size() == 3);
+    std::vector<double> thresholds;
+    for (const auto& row : j) {
+        thresholds.push_back(row["params"]["drift_threshold"].get<double>());
+        for (const auto& k : kMetricKeys) CHECK(row.contains(k));
+    }
+    std::sort(thresholds.begin(), thresholds.end());
+    CHECK(thresholds == std::vector<double>{2, 6, 10});
+    for (std::size_t i = 1; i < j.size(); ++i)  // ranked by Sharpe, best first
+        CHECK(j[i - 1]["sharpe"].get<double>() >= j[i]["sharpe"].get<double>());
+    // Different thresholds trade differently.
+    CHECK(j[0]["trades"] != j[1]["trades"]);
+}
+
+TEST_CASE("backtest option errors exit 64 with a precise message", "[integration][backtest]") {
+    TempDir dir;
+    write_file(dir / "config.toml", sim_config(dir / "unused.db"));
+    const auto config = "backtest --config " + shell_quote((dir / "config.toml").string());
+
+    const auto sum = run_ballast(config + " --weights VTI=0.4,TLT=0.3,GLD=0.1,DBC=0.1");
+    CHECK(sum.exit_code == 64);
+    CHECK(sum.output.find("sum to 0.9") != std::string::npos);
+
+    for (const char* spec : {"drift_threshold=2:10", "drift_threshold=10:2:1", "drift_threshold=2:10:0",
+                             "sma_days=2:10:4", "drift_threshold=a:b:c"}) {
+        INFO(spec);
+        const auto bad = run_ballast(config + " --sweep " + spec);
+        CHECK(bad.exit_code == 64);
+        CHECK(bad.output.find("--sweep") != std::string::npos);
+    }
+
+    const auto param = run_ballast(config + " --strategy trend --param sma_days=1");
+    CHECK(param.exit_code == 64);
+    CHECK(param.output.find("strategy.params.sma_days") != std::string::npos);
+
+    const auto rank = run_ballast(config + " --sweep drift_threshold=2:4:2 --rank-by luck");
+    CHECK(rank.exit_code == 64);
+    CHECK(rank.output.find("--rank-by 'luck'") != std::string::npos);
+}
+
+TEST_CASE("backtest writes a self-contained HTML report with the equity curve", "[integration][backtest]") {
+    TempDir dir;
+    write_file(dir / "config.toml", sim_config(dir / "unused.db"));
+    const auto report = dir / "report.html";
+    const auto r = run_ballast("backtest -q --config " + shell_quote((dir / "config.toml").string()) +
+                               " --from 2018-01-02 --to 2020-12-31 --report " + shell_quote(report.string()));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.output.find("CAGR") != std::string::npos);
+    REQUIRE(fs::exists(report));
+    const auto html = read_bytes(report);
+    CHECK(html.find("<svg") != std::string::npos);
+    CHECK(html.find("<polyline") != std::string::npos);
+    CHECK(html.find("CAGR") != std::string::npos);
+    CHECK(html.find("<script") == std::string::npos);
+    CHECK(html.find(" src=") == std::string::npos);
+    CHECK(html.find(" href=") == std::string::npos);
+}
