@@ -111,8 +111,15 @@ awaitable<Result<alpaca::Order>> AlpacaClient::submit_order(const OrderRequest& 
     auto r = co_await call(*trading_, "POST", "/v2/orders", body);
     if (!r) co_return r.error();
     if (is_duplicate_client_order_id(r.value())) {
-        // An earlier attempt of this very submit arrived: fetch it, never use a new id.
-        co_return co_await order_by_client_id(order.client_order_id);
+        // An earlier attempt of this very submit arrived: fetch it, never use a new id. If
+        // the id names a different order (a reused id), this order was not placed.
+        auto found = co_await order_by_client_id(order.client_order_id);
+        if (found && !same_order(alpaca::to_update(found.value()), order))
+            co_return BrokerError{BrokerError::Kind::rejected,
+                                  ep + ": client_order_id " + order.client_order_id +
+                                      " already names a different order at the broker (" + found.value().symbol + " " +
+                                      found.value().side + "); this order was not placed"};
+        co_return found;
     }
     if (r.value().status != 200 && r.value().status != 201) co_return error_of(ep, r.value(), true);
     co_return alpaca::parse_order(ep, r.value().body);

@@ -553,6 +553,9 @@ OrderUpdate to_update(const Order& o) {
     OrderUpdate u;
     u.client_order_id = o.client_order_id;
     u.broker_order_id = o.id;
+    u.symbol = o.symbol;
+    u.side = o.side;
+    u.qty = o.qty;
     u.status = o.status;
     u.filled_qty = o.filled_qty;
     u.filled_avg_price = o.filled_avg_price;

@@ -62,6 +62,9 @@ struct OrderRequest {
 struct OrderUpdate {
     std::string client_order_id;
     std::string broker_order_id;
+    core::Symbol symbol;              // what the broker holds under that id
+    std::string side;                 // "buy" / "sell"
+    std::optional<core::Decimal> qty; // ordered quantity (absent for notional orders)
     std::string status;
     core::Decimal filled_qty;
     std::optional<core::Decimal> filled_avg_price;
@@ -70,6 +73,9 @@ struct OrderUpdate {
     std::string updated_at;    // ISO-8601 UTC
 };
 bool is_terminal_status(std::string_view status);  // filled, canceled, expired, rejected, replaced
+// Whether the order the broker reports is the one requested (symbol, side, quantity): an
+// order found under our client_order_id is adopted only when it is.
+bool same_order(const OrderUpdate& update, const OrderRequest& request);
 
 class Broker {
 public:

@@ -46,6 +46,10 @@ const char* to_string(BrokerError::Kind kind) {
     return "?";
 }
 
+bool same_order(const OrderUpdate& u, const OrderRequest& r) {
+    return u.symbol == r.symbol && u.side == core::to_string(r.side) && u.qty && *u.qty == r.qty;
+}
+
 bool is_terminal_status(std::string_view s) {
     return s == "filled" || s == "canceled" || s == "expired" || s == "rejected" || s == "replaced";
 }
@@ -180,6 +184,9 @@ Result<bool> SimBroker::load_state() {
             order.submitted_date = *date;
             order.submitted_minutes = o.at("submitted_minutes").get<int>();
             order.update.client_order_id = order.request.client_order_id;
+            order.update.symbol = order.request.symbol;
+            order.update.side = core::to_string(order.request.side);
+            order.update.qty = order.request.qty;
             order.update.broker_order_id = o.at("id").get<std::string>();
             order.update.status = o.at("status").get<std::string>();
             order.update.filled_qty = *filled;
@@ -345,6 +352,9 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     order.submitted_date = ny.date;
     order.submitted_minutes = ny.time.minutes;
     order.update.client_order_id = request.client_order_id;
+    order.update.symbol = request.symbol;
+    order.update.side = core::to_string(request.side);
+    order.update.qty = request.qty;
     order.update.broker_order_id = "sim-" + std::to_string(orders_.size() + 1);
     order.update.status = "accepted";
     order.update.updated_at = core::format_utc(now);

@@ -48,6 +48,16 @@ std::optional<Config> load_or_report(const CommonOptions& options, bool demo = f
     return loaded.config;
 }
 
+// The process-wide lock of a journal that trades; nullptr (reported) when another process has it.
+std::unique_ptr<storage::JournalLock> lock_journal_or_report(const fs::path& path) {
+    try {
+        return storage::JournalLock::acquire(path);
+    } catch (const storage::JournalError& e) {
+        std::cerr << "ballast: " << e.what() << "\n";
+        return nullptr;
+    }
+}
+
 std::unique_ptr<storage::Journal> open_journal_or_report(const fs::path& path) {
     try {
         return storage::Journal::open(path);
@@ -83,10 +93,13 @@ void remove_journal_files(const fs::path& journal) {
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(journal.string() + suffix, ec);
 }
 
-// The latest session whose close (16:00 New York) has passed at `now`.
-core::Date latest_closed_session(core::Timestamp now) {
+// The latest session whose chain is due at `now`: its data update time (New York) has
+// come. With an evening schedule that is the latest closed session; with a market-hours
+// one, today's.
+core::Date latest_due_session(core::Timestamp now, const ScheduleConfig& schedule) {
     const auto ny = core::utc_to_ny(now);
-    return core::is_trading_day(ny.date) && ny.time.minutes >= 16 * 60 ? ny.date : core::previous_trading_day(ny.date);
+    return core::is_trading_day(ny.date) && ny.time >= schedule.data_update ? ny.date
+                                                                              : core::previous_trading_day(ny.date);
 }
 
 void print_session(storage::RunRepository& runs, core::Date session, bool dry_run) {
@@ -309,7 +322,8 @@ int cmd_once(const OnceOptions& options) {
     if (sim) {
         if (const int rc = open_sim_market(*config, strategy, true, venue); rc != kExitOk) return rc;
         if (!session) {
-            session = latest_closed_session(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+            session = latest_due_session(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()),
+                                         config->schedule);
             const auto data_end = venue.sim_market->last_common_date();
             if (data_end && *data_end < *session) {
                 std::cout << "sim mode: the price data ends " << data_end->to_string()
@@ -319,6 +333,8 @@ int cmd_once(const OnceOptions& options) {
         }
     }
 
+    const auto lock = lock_journal_or_report(config->journal);
+    if (!lock) return kExitBusy;
     auto journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;
     storage::RunRepository runs(*journal);
@@ -347,7 +363,7 @@ int cmd_once(const OnceOptions& options) {
                 rc = kExitChainFailed;
                 co_return;
             }
-            session = latest_closed_session(venue_clock.value().timestamp);
+            session = latest_due_session(venue_clock.value().timestamp, config->schedule);
         }
         // Time only moves forward: an older session would trade today's account at old prices.
         if (const auto latest = runs.latest_session(); latest && *session < *latest) {
@@ -399,6 +415,8 @@ int cmd_run(const RunOptions& options) {
     Venue venue;
     if (sim)
         if (const int rc = open_sim_market(*config, strategy, true, venue); rc != kExitOk) return rc;
+    const auto lock = lock_journal_or_report(config->journal);
+    if (!lock) return kExitBusy;
     auto journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;
     storage::RunRepository runs(*journal);

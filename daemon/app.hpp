@@ -1,7 +1,8 @@
 #pragma once
 // The `ballast` commands. Each returns the process exit code (see docs/cli.md):
 //   0 success; 1 the chain failed for the session (journaled); 64 usage error;
-//   65 bad market data (CSV); 70 internal error; 74 journal error; 78 config error.
+//   65 bad market data (CSV); 70 internal error; 74 journal error; 75 journal in use by
+//   another ballast process; 78 config error.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@ inline constexpr int kExitUsage = 64;
 inline constexpr int kExitData = 65;
 inline constexpr int kExitInternal = 70;
 inline constexpr int kExitJournal = 74;
+inline constexpr int kExitBusy = 75;  // another ballast process trades from this journal
 
 struct CommonOptions {
     std::optional<std::filesystem::path> config;  // --config

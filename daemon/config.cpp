@@ -944,7 +944,18 @@ void read_alpaca(const toml::table& root, const fs::path& base_dir, Config& c, E
     if (auto v = read_int(*t, p, "max_attempts", e, 1, 20)) a.max_attempts = static_cast<int>(*v);
     if (auto v = read_int(*t, p, "breaker_cooldown_ms", e, 100, 3600000)) a.breaker_cooldown_ms = static_cast<int>(*v);
     if (auto v = read_int(*t, p, "fill_timeout_seconds", e, 1, 3600)) a.fill_timeout_seconds = static_cast<int>(*v);
-    if (auto v = read_int(*t, p, "job_deadline_seconds", e, 10, 86400)) a.job_deadline_seconds = static_cast<int>(*v);
+    const auto deadline = read_int(*t, p, "job_deadline_seconds", e, 10, 86400);
+    if (deadline) a.job_deadline_seconds = static_cast<int>(*deadline);
+    // A rebalance polls its sells, then its buys, each up to fill_timeout_seconds, and must
+    // still have time to cancel what did not fill.
+    if (a.job_deadline_seconds < 2 * a.fill_timeout_seconds + 60) {
+        const auto* node = t->get("job_deadline_seconds");
+        if (node == nullptr) node = t->get("fill_timeout_seconds");
+        e.at(node ? pos_of(*node) : Pos{}, join(p, "job_deadline_seconds"),
+             std::to_string(a.job_deadline_seconds) + " s leaves no time to poll sells and buys for fill_timeout_seconds (" +
+                 std::to_string(a.fill_timeout_seconds) + " s each) and cancel; expected at least " +
+                 std::to_string(2 * a.fill_timeout_seconds + 60));
+    }
 }
 
 // Secrets from the env file and the environment (which wins); mode's needs.

@@ -61,6 +61,29 @@ std::optional<std::string> bar_problem(const core::Bar& b, core::Date session) {
     return std::nullopt;
 }
 
+// The account as it will be once `pending` orders (open at the broker) have filled at
+// `prices`: what a resumed rebalance plans from, so it never orders the same thing twice.
+core::AccountState with_pending(core::AccountState account, const std::vector<storage::OrderRow>& pending,
+                                const core::Prices& prices) {
+    for (const auto& o : pending) {
+        const Decimal remaining = o.qty - o.filled_qty;
+        const auto it = prices.find(o.symbol);
+        if (!remaining.is_positive() || it == prices.end()) continue;
+        const Decimal value = remaining * it->second;
+        auto pos = std::find_if(account.positions.begin(), account.positions.end(),
+                                [&](const core::Position& p) { return p.symbol == o.symbol; });
+        if (pos == account.positions.end()) pos = account.positions.insert(account.positions.end(), {o.symbol, Decimal{}});
+        if (o.side == core::Side::sell) {
+            pos->qty -= remaining;
+            account.cash += value;
+        } else {
+            pos->qty += remaining;
+            account.cash -= value;
+        }
+    }
+    return account;
+}
+
 }  // namespace
 
 ChainJobs::ChainJobs(const Config& config, storage::Journal& journal, broker::Broker& broker,
@@ -100,7 +123,9 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     // The chain trades on the bars of `through`: this session when the data update runs
     // after the close, the previous one when it runs before (a market-hours schedule).
     const core::Date through = data_date(session);
-    auto fetched = co_await market_.daily_bars(universe, from, through);
+    // Everything up to `through` already stored (e.g. a resumed job): nothing to fetch.
+    broker::Result<std::vector<core::Bar>> fetched = std::vector<core::Bar>{};
+    if (from <= through) fetched = co_await market_.daily_bars(universe, from, through);
     if (!fetched) co_return fail("market data: " + fetched.error().message);
     std::vector<core::Bar> good;
     std::set<std::pair<core::Symbol, core::Date>> seen;
@@ -218,14 +243,19 @@ core::Prices ChainJobs::session_prices(core::Date session, const core::AccountSt
 }
 
 void ChainJobs::record_update(std::int64_t order_id, const std::string& known_status, Decimal known_filled,
-                              const broker::OrderUpdate& u) {
+                              const broker::OrderUpdate& u, std::optional<Decimal> known_avg) {
     storage::OrderRepository orders(journal_);
     const std::string at = u.updated_at.empty() ? core::format_utc(clock_.now()) : u.updated_at;
     if (u.filled_qty > known_filled) {
         const bool complete = u.status == "filled";
-        orders.append_event(order_id,
-                            {complete ? "filled" : "partially_filled", at, u.filled_qty - known_filled,
-                             u.filled_avg_price, u.commission, u.reason},
+        const Decimal delta = u.filled_qty - known_filled;
+        // The broker reports the average over all fills: the new shares' own price is what
+        // takes that average from the known one to the new one.
+        std::optional<Decimal> price = u.filled_avg_price;
+        if (price && known_avg && known_filled.is_positive())
+            price = (*u.filled_avg_price * u.filled_qty - *known_avg * known_filled) / delta;
+        // The commission on the event is the broker's running total for the order.
+        orders.append_event(order_id, {complete ? "filled" : "partially_filled", at, delta, price, u.commission, u.reason},
                             complete ? "filled" : "partially_filled", u.broker_order_id);
     }
     if (u.status == known_status) return;
@@ -257,9 +287,22 @@ awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
                                     "canceled");
                 continue;
             }
+            if (update.error().kind == broker::BrokerError::Kind::not_found) {
+                // Sent, but the broker no longer knows it (e.g. a reset paper account): close
+                // it so trading can go on, and say so loudly.
+                const std::string why = "the broker no longer knows order " + row.client_order_id +
+                                        " (journaled as " + row.status + "); closed as expired";
+                orders.append_event(row.id, {"expired", core::format_utc(clock_.now()), std::nullopt, std::nullopt,
+                                             std::nullopt, why},
+                                    "expired");
+                storage::HealthRepository(journal_).record(core::format_utc(clock_.now()), "orders", "order_vanished",
+                                                           why);
+                log_->error("{}", why);
+                continue;
+            }
             co_return update.error();
         }
-        record_update(row.id, row.status, row.filled_qty, update.value());
+        record_update(row.id, row.status, row.filled_qty, update.value(), row.filled_avg_price);
         if (!broker::is_terminal_status(update.value().status)) ++open;
     }
     co_return open;
@@ -330,8 +373,16 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         const std::string why = "halted since " + halt->set_at + ": " + halt->reason;
         co_return co_await finish(false, why, no_drift);
     }
-    if (open.value() > 0) {
-        const std::string why = std::to_string(open.value()) + " earlier order(s) still open at the broker";
+    // Orders still open: another job run's hold this one back; this job run's own (resumed
+    // after a crash, orders queued for the next open) count as done for the planning, so
+    // only what is still missing is sent.
+    std::vector<storage::OrderRow> own_open;
+    if (open.value() > 0)
+        for (const auto& row : orders.non_terminal())
+            if (row.job_run_id == job_run_id) own_open.push_back(row);
+    if (open.value() > static_cast<int>(own_open.size())) {
+        const std::string why = std::to_string(open.value() - static_cast<int>(own_open.size())) +
+                                " earlier order(s) still open at the broker";
         co_return co_await finish(false, why, no_drift);
     }
 
@@ -341,12 +392,13 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     else targets = signals.targets_for(session);
     if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
     const auto prices = session_prices(session, account.value());
+    const core::AccountState holdings = with_pending(account.value(), own_open, prices);
     // Circuit breakers: a trip halts all trading, persisted, until `ballast resume`.
     if (const auto trip = check_breakers(session, account.value(), prices)) {
         const std::string why = "circuit breaker " + trip->rule + " tripped: " + trip->reason + "; halted";
         co_return co_await finish(false, why, no_drift);
     }
-    const auto measured = core::measure_drift(account.value(), targets, prices, config_.rebalance.drift_mode);
+    const auto measured = core::measure_drift(holdings, targets, prices, config_.rebalance.drift_mode);
     if (!measured.drift) {
         const std::string why = "cannot measure drift: " + measured.problem;
         co_return co_await finish(false, why, no_drift);
@@ -355,7 +407,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     if (!decision.rebalance) co_return co_await finish(false, decision.reason, *measured.drift);
 
     // 4. Plan and apply the risk limits.
-    const auto plan = core::plan_orders(account.value(), targets, prices, config_.orders.planner);
+    const auto plan = core::plan_orders(holdings, targets, prices, config_.orders.planner);
     if (!plan.hold_reason.empty()) {
         const std::string why = "planner: " + plan.hold_reason;
         co_return co_await finish(false, why, *measured.drift);
@@ -369,7 +421,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         if (!latest) co_return fail("latest prices for the price check: " + latest.error().message);
         risk_context.quotes = latest.value();
     }
-    const auto risk = core::evaluate_risk(plan, account.value(), prices, config_.risk, risk_context);
+    const auto risk = core::evaluate_risk(plan, holdings, prices, config_.risk, risk_context);
     const auto& verdicts = risk.verdicts;
 
     // 5. Act. Where orders can fill now (market open, or a venue that fills at once): sells
@@ -377,6 +429,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     //    buys sized from the cash actually there. Where orders queue for the next open:
     //    sells and buys together, the buys sized on the planned sell proceeds.
     std::vector<core::RiskVerdict> sells, buys;
+    std::vector<std::string> plan_notes;
     for (const auto& v : verdicts) (v.order.side == core::Side::sell ? sells : buys).push_back(v);
 
     Legs legs;
@@ -403,11 +456,20 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         for (const auto& [sym, p] : latest.value()) buy_prices[sym] = p;
         auto buys_only = config_.orders.planner;
         buys_only.plan_sells = false;
+        for (const auto& sym : symbols)
+            if (!latest.value().count(sym))
+                plan_notes.push_back("no latest price for " + sym + "; buys sized at the session's close");
         const auto replan = core::plan_orders(now_account.value(), targets, buy_prices, buys_only);
+        if (!replan.hold_reason.empty()) plan_notes.push_back("buys: " + replan.hold_reason);
+        for (const auto& note : replan.notes) plan_notes.push_back("buys: " + note);
         buys.clear();
         for (const auto& v : core::check_risk(replan, now_account.value(), buy_prices, config_.risk))
             if (v.order.side == core::Side::buy) buys.push_back(v);
     }
+    // The kill switch may have been thrown while the sells were polled.
+    if (legs.buys_blocked.empty() && !buys.empty())
+        if (const auto halt = storage::ControlRepository(journal_).halt())
+            legs.buys_blocked = "halted since " + halt->set_at + ": " + halt->reason;
     if (legs.buys_blocked.empty()) {
         co_await send_legs(legs, buys);
         if (!legs.failure.empty()) co_return fail(legs.failure);
@@ -424,6 +486,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     if (dry_run_) summary = decision.reason + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
     if (!legs.buys_blocked.empty()) summary += "; buys not sent: " + legs.buys_blocked;
     for (const auto& note : plan.notes) summary += "; " + note;
+    for (const auto& note : plan_notes) summary += "; " + note;
     for (const auto& note : risk.notes) summary += "; " + note;
     co_return co_await finish(legs.sent > 0 || dry_run_, summary, *measured.drift);
 }
@@ -466,6 +529,21 @@ awaitable<void> ChainJobs::send_legs(Legs& legs, const std::vector<core::RiskVer
         const broker::OrderRequest request{intent.client_order_id, intent.symbol, intent.side, intent.qty};
         auto update = co_await broker_.submit(request);
         crash_point("after-submit");
+        if (!update && update.error().kind == broker::BrokerError::Kind::rejected) {
+            // A "no" may answer a retry whose first attempt did arrive: believe it only if
+            // the broker has no such order.
+            auto found = co_await broker_.order_by_client_id(intent.client_order_id);
+            if (found && broker::same_order(found.value(), request)) {
+                log_->warn("submitting {}: {}; but the broker has the order, continuing", intent.client_order_id,
+                           update.error().message);
+                update = std::move(found);
+            } else if (!found && found.error().kind != broker::BrokerError::Kind::not_found) {
+                legs.failure = "submitting " + intent.client_order_id + ": " + update.error().message +
+                               "; could not confirm the rejection (" + found.error().message +
+                               "); the order is left for reconciliation and no further order was sent";
+                co_return;
+            }
+        }
         if (!update) {
             if (update.error().kind == broker::BrokerError::Kind::rejected) {
                 // A definite "no" from the broker: the order does not exist there.
@@ -481,7 +559,7 @@ awaitable<void> ChainJobs::send_legs(Legs& legs, const std::vector<core::RiskVer
             // broker says. Otherwise the intent stays open for reconciliation and nothing more
             // is sent this session.
             auto found = co_await broker_.order_by_client_id(intent.client_order_id);
-            if (!found) {
+            if (!found || !broker::same_order(found.value(), request)) {
                 legs.failure = "submitting " + intent.client_order_id + ": " + update.error().message +
                                "; the order is left for reconciliation and no further order was sent";
                 co_return;
@@ -506,31 +584,41 @@ awaitable<std::string> ChainJobs::await_terminal(Legs& legs) {
     storage::OrderRepository orders(journal_);
     const auto deadline = clock_.now() + std::chrono::seconds(config_.alpaca.fill_timeout_seconds);
     const auto poll = std::chrono::seconds(1);
-    while (!legs.open.empty()) {
+    bool cancel_now = false;  // the deadline passed, or the process is stopping
+    for (int after_cancel = 0; !legs.open.empty();) {
         crash_point("while-polling");
         std::vector<std::string> still_open;
         for (const auto& id : legs.open) {
             const auto row = orders.by_client_order_id(id);
             auto update = co_await broker_.order_by_client_id(id);
             if (!update) co_return "polling " + id + ": " + update.error().message;
-            record_update(row->id, row->status, row->filled_qty, update.value());
+            record_update(row->id, row->status, row->filled_qty, update.value(), row->filled_avg_price);
             if (!broker::is_terminal_status(update.value().status)) still_open.push_back(id);
         }
         legs.open = std::move(still_open);
         if (legs.open.empty()) break;
-        if (clock_.now() >= deadline) {
-            // Unfilled at the deadline: cancel, and record what the broker says afterwards.
+        if (after_cancel > 0) {
+            // Canceled but not final yet (pending_cancel): a few more looks, then leave the
+            // rest to the next reconciliation.
+            if (++after_cancel > 10) {
+                log_->warn("{} order(s) still not final after their cancel; left for reconciliation", legs.open.size());
+                legs.open.clear();
+                break;
+            }
+        } else if (cancel_now || clock_.now() >= deadline) {
+            // Unfilled at the deadline (or stopping): cancel, and record what the broker says.
             for (const auto& id : legs.open) {
                 const auto row = orders.by_client_order_id(id);
                 auto update = co_await broker_.cancel(id);
-                if (!update) co_return "canceling " + id + " at the fill deadline: " + update.error().message;
-                record_update(row->id, row->status, row->filled_qty, update.value());
+                if (!update) co_return "canceling " + id + ": " + update.error().message;
+                record_update(row->id, row->status, row->filled_qty, update.value(), row->filled_avg_price);
             }
-            legs.open.clear();
-            break;
+            after_cancel = 1;
+            continue;
         }
         const auto wake = clock_.now() + poll;
-        co_await clock_.sleep_until(wake);
+        // A stop request ends the wait at once: cancel what is open, at a safe point.
+        if (!co_await clock_.sleep_until(wake)) cancel_now = true;
     }
     co_return "";
 }

@@ -69,8 +69,9 @@ private:
     // Returns an error sentence, or "".
     awaitable<std::string> await_terminal(Legs& legs);
     // Journals the change from `known` (journal status/fills) to `update` (broker).
+    // `known_avg` is the journal's average fill price so far (for the new shares' price).
     void record_update(std::int64_t order_id, const std::string& known_status, core::Decimal known_filled,
-                       const broker::OrderUpdate& update);
+                       const broker::OrderUpdate& update, std::optional<core::Decimal> known_avg = std::nullopt);
     // Evaluates the circuit breakers (daily loss, drawdown from the journaled peak,
     // rejections in a row); on a trip persists the halt and a health event.
     std::optional<core::Trip> check_breakers(core::Date session, const core::AccountState& account,

@@ -30,7 +30,7 @@ CREATE TABLE runs (
 -- One job of one trading session; a job never runs twice for a session (dry runs,
 -- which place no order, are kept apart and may repeat).
 CREATE TABLE job_runs (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: client_order_ids embed it
     run_id       INTEGER NOT NULL REFERENCES runs(id),
     session_date TEXT NOT NULL CHECK (session_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
     job          TEXT NOT NULL CHECK (job IN ('data-update', 'signals', 'rebalance')),
@@ -91,9 +91,12 @@ CREATE TABLE orders (
     ref_price        TEXT NOT NULL CHECK (length(ref_price) > 0 AND ref_price NOT GLOB '*[^0-9.+-]*'),
     notional         TEXT NOT NULL CHECK (length(notional) > 0 AND notional NOT GLOB '*[^0-9.+-]*'),
     reason           TEXT NOT NULL DEFAULT '',
-    status           TEXT NOT NULL CHECK (status IN ('intent', 'submitted', 'accepted', 'partially_filled',
-                                                     'filled', 'canceled', 'expired', 'rejected', 'denied',
-                                                     'dry_run')),
+    -- ours (intent, submitted, denied, dry_run) and every status Alpaca reports
+    status           TEXT NOT NULL CHECK (status IN ('intent', 'submitted', 'denied', 'dry_run',
+                                                     'new', 'accepted', 'pending_new', 'accepted_for_bidding',
+                                                     'partially_filled', 'filled', 'done_for_day', 'canceled',
+                                                     'expired', 'replaced', 'pending_cancel', 'pending_replace',
+                                                     'stopped', 'rejected', 'suspended', 'calculated', 'held')),
     filled_qty       TEXT NOT NULL DEFAULT '0' CHECK (length(filled_qty) > 0 AND filled_qty NOT GLOB '*[^0-9.+-]*'),
     filled_avg_price TEXT CHECK (filled_avg_price NOT GLOB '*[^0-9.+-]*'),
     created_at       TEXT NOT NULL,

@@ -1,5 +1,12 @@
 #include "storage/journal.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Transaction.h>
@@ -164,5 +171,24 @@ void Transaction::commit() {
         throw wrap(journal_.path(), "cannot commit", e);
     }
 }
+
+std::unique_ptr<JournalLock> JournalLock::acquire(const std::filesystem::path& journal) {
+    const std::string path = journal.string() + ".lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw JournalError(JournalError::Kind::io, "journal lock " + path + ": cannot open: " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(fd);
+        if (err == EWOULDBLOCK)
+            throw JournalError(JournalError::Kind::busy,
+                               "journal " + journal.string() + " is in use by another ballast process (lock " + path +
+                                   "); refusing to trade alongside it");
+        throw JournalError(JournalError::Kind::io, "journal lock " + path + ": " + std::strerror(err));
+    }
+    return std::unique_ptr<JournalLock>(new JournalLock(fd));
+}
+
+JournalLock::~JournalLock() { ::close(fd_); }
 
 }  // namespace ballast::storage

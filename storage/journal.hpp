@@ -32,7 +32,7 @@ namespace ballast::storage {
 
 class JournalError : public std::runtime_error {
 public:
-    enum class Kind { io, newer_version, corrupt, constraint };
+    enum class Kind { io, newer_version, corrupt, constraint, busy };
     JournalError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
     Kind kind() const { return kind_; }
 
@@ -78,6 +78,23 @@ private:
     Journal(std::filesystem::path path, std::unique_ptr<SQLite::Database> db);
     std::filesystem::path path_;
     std::unique_ptr<SQLite::Database> db_;
+};
+
+// An exclusive, advisory lock on a journal for the life of a process that trades from it
+// (flock on "<journal>.lock"), so two ballast processes never run a session's jobs side
+// by side. The kernel releases it when the process dies, so a crash leaves no stale lock.
+class JournalLock {
+public:
+    // Throws JournalError{busy} when another process holds it, {io} when the lock file
+    // cannot be opened.
+    static std::unique_ptr<JournalLock> acquire(const std::filesystem::path& journal);
+    ~JournalLock();
+    JournalLock(const JournalLock&) = delete;
+    JournalLock& operator=(const JournalLock&) = delete;
+
+private:
+    explicit JournalLock(int fd) : fd_(fd) {}
+    int fd_;
 };
 
 // RAII transaction: commits on commit(), rolls back if destroyed without it.

@@ -619,7 +619,7 @@ std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& c
 std::vector<OrderRow> OrderRepository::non_terminal() {
     return guarded(j_, "cannot read orders", [&] {
         SQLite::Statement st(j_.db(), std::string(kOrderColumns) +
-                                          "WHERE status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'denied', 'dry_run')"
+                                          "WHERE status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced', 'denied', 'dry_run')"
                                           " ORDER BY id");
         return read_orders(j_, st);
     });

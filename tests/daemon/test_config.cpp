@@ -807,3 +807,14 @@ TEST_CASE("the effective config renders each strategy kind and loads again", "[d
         if (a.risk_parity.vol_target) CHECK(*a.risk_parity.vol_target == Approx(*b.risk_parity.vol_target));
     }
 }
+
+TEST_CASE("the job deadline must leave time to poll sells and buys and cancel", "[daemon][config]") {
+    const std::map<std::string, std::string> keys{{"APCA_API_KEY_ID", "id"}, {"APCA_API_SECRET_KEY", "secret"}};
+    const auto r = ballast::daemon::load_config_string(
+        "mode = \"paper\"\n[strategy.weights]\nVTI = 60\nTLT = 40\n[alpaca]\nfill_timeout_seconds = 300\n"
+        "job_deadline_seconds = 600\n",
+        "d.toml", keys);
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].message.find("d.toml:7:24: alpaca.job_deadline_seconds: 600 s leaves no time") == 0);
+    CHECK(r.errors[0].message.find("at least 660") != std::string::npos);
+}

@@ -2,6 +2,8 @@
 // journal and sim broker, with a wrapper that rejects or loses submits.
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -33,9 +35,16 @@ public:
     awaitable<broker::Result<core::AccountState>> account() override { co_return co_await inner_.account(); }
     awaitable<broker::Result<broker::OrderUpdate>> submit(const broker::OrderRequest& order) override {
         ++submits;
-        if (order.side == side_ && active) co_return broker::BrokerError{kind_, "injected failure"};
+        if (order.side == side_ && on_submit) on_submit();
+        if (order.side == side_ && active) {
+            // The order may have reached the broker before the failure came back.
+            if (place_anyway) (void)co_await inner_.submit(order);
+            co_return broker::BrokerError{kind_, "injected failure"};
+        }
         co_return co_await inner_.submit(order);
     }
+    bool place_anyway = false;
+    std::function<void()> on_submit;
     awaitable<broker::Result<broker::OrderUpdate>> order_by_client_id(const std::string& id) override {
         co_return co_await inner_.order_by_client_id(id);
     }
@@ -154,4 +163,88 @@ TEST_CASE("rejections in a row trip the breaker: halted until resume", "[daemon]
     f.config.breakers.max_consecutive_rejections = 2;
     f.run(broker, day("2024-01-04"));
     CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'filled'") == 2);
+}
+
+TEST_CASE("a rejection that answers a retry of a placed order is checked, and the order adopted",
+          "[daemon][jobs]") {
+    Fixture f;
+    FaultyBroker broker(*f.sim, core::Side::sell, broker::BrokerError::Kind::rejected);
+    broker.place_anyway = true;  // the sell exists at the broker although the answer says no
+    const auto out = f.run(broker, day("2024-01-02"));
+    INFO(out.failure);
+    CHECK(out.failure.empty());
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'sell' AND status = 'filled'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'buy' AND status = 'filled'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'rejected'") == 0);
+}
+
+TEST_CASE("a halt thrown while sells are out stops the buys", "[daemon][jobs][risk]") {
+    Fixture f;
+    FaultyBroker broker(*f.sim, core::Side::sell, broker::BrokerError::Kind::rejected);
+    broker.active = false;
+    broker.on_submit = [&] { storage::ControlRepository(*f.journal).set_halt("operator", "x", "test"); };
+    f.run(broker, day("2024-01-02"));
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'sell' AND status = 'filled'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'buy'") == 0);
+    CHECK(f.rows("SELECT count(*) FROM job_runs WHERE job = 'rebalance' AND detail LIKE '%buys not sent: halted%'") == 1);
+}
+
+TEST_CASE("an order the broker no longer knows is closed, not a reason to stop forever", "[daemon][jobs]") {
+    Fixture f;
+    const auto run_id = storage::RunRepository(*f.journal).start_run("test", "sim", "", "x");
+    const auto job = storage::RunRepository(*f.journal).start_job(run_id, day("2024-01-02"), "rebalance", "x");
+    storage::OrderRepository orders(*f.journal);
+    const auto id = orders.record_intent({"bl-ghost-0", job, day("2024-01-02"), 0, "AAA", core::Side::buy, d("1"),
+                                          d("100"), d("100"), "test", "x"});
+    orders.append_event(id, {"submitted", "x", std::nullopt, std::nullopt, std::nullopt, ""}, "submitted", "sim-999");
+    daemon::ChainJobs jobs(f.config, *f.journal, *f.sim, *f.market, f.strategy, f.clock, false, f.log);
+    std::optional<broker::Result<int>> open;
+    net::io_context io;
+    net::co_spawn(io, [&]() -> awaitable<void> { open.emplace(co_await jobs.reconcile_orders()); }, net::detached);
+    io.run();
+    REQUIRE(open->ok());
+    CHECK(open->value() == 0);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE client_order_id = 'bl-ghost-0' AND status = 'expired'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM health_events WHERE kind = 'order_vanished'") == 1);
+}
+
+TEST_CASE("a rebalance resumed with its sells still queued sends only what is missing", "[daemon][jobs]") {
+    Fixture f;
+    // A queued venue: orders fill at the next open.
+    broker::SimBrokerConfig c;
+    c.fill = core::FillModel::next_open;
+    c.slippage_bps = 0;
+    c.price_field = core::PriceField::close;
+    c.state_file = f.dir / "sim.json";
+    broker::SimBroker queued(f.market, c, [&] { return f.clock.now(); });
+    REQUIRE(queued.load_state().value());
+    // The crashed process had recorded its job run and sent the AAA sell, then died.
+    f.clock = daemon::ReplayClock(core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{16 * 60 + 50}));
+    const auto run_id = storage::RunRepository(*f.journal).start_run("crashed", "sim", "", "x");
+    storage::RunRepository runs(*f.journal);
+    for (const char* job : {"data-update", "signals"}) {
+        const auto id = runs.start_job(run_id, day("2024-01-02"), job, "x");
+        runs.finish_job(id, storage::JobStatus::succeeded, "x", "", "");
+    }
+    storage::BarRepository(*f.journal).upsert({bar("AAA", "2024-01-02", 100), bar("BBB", "2024-01-02", 50)}, "t");
+    storage::SignalRepository(*f.journal).save_targets(1, day("2024-01-02"), "half-half",
+                                                       {{"AAA", d("0.5")}, {"BBB", d("0.5")}});
+    const auto job = runs.start_job(run_id, day("2024-01-02"), "rebalance", "x");
+    storage::OrderRepository orders(*f.journal);
+    const auto sell = orders.record_intent({"bl-20240102-" + std::to_string(job) + "-0", job, day("2024-01-02"), 0,
+                                            "AAA", core::Side::sell, d("50"), d("100"), d("5000"), "t", "x"});
+    const broker::OrderRequest request{"bl-20240102-" + std::to_string(job) + "-0", "AAA", core::Side::sell, d("50")};
+    net::io_context io;
+    std::optional<broker::Result<broker::OrderUpdate>> sent;
+    net::co_spawn(io, [&]() -> awaitable<void> { sent.emplace(co_await queued.submit(request)); }, net::detached);
+    io.run();
+    REQUIRE(sent->ok());
+    orders.append_event(sell, {"submitted", "x", std::nullopt, std::nullopt, std::nullopt, ""}, "submitted",
+                        sent->value().broker_order_id);
+    // The restart resumes the rebalance: the queued sell counts as done, only the buy is sent.
+    f.run(queued, day("2024-01-02"));
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'sell'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'buy' AND symbol = 'BBB' AND qty = '100'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM job_runs WHERE job = 'rebalance' AND status = 'succeeded'") == 1);
+    CHECK(queued.order_count() == 2);
 }

@@ -81,6 +81,11 @@ TEST_CASE("alpaca client: every call against the fake", "[integration][alpaca]")
     const auto again = run(io, client->submit_order({"cli-test-1", "VTI", core::Side::buy, d("2")}));
     REQUIRE(again.ok());
     CHECK(again.value().id == placed.value().id);
+    // The same id for a different order (a reused id) is refused: that order was not placed.
+    const auto reused = run(io, client->submit_order({"cli-test-1", "TLT", core::Side::buy, d("3")}));
+    REQUIRE_FALSE(reused.ok());
+    CHECK(reused.error().kind == broker::BrokerError::Kind::rejected);
+    CHECK(reused.error().message.find("already names a different order") != std::string::npos);
     // A sell of more than is held is a definite rejection.
     const auto refused = run(io, client->submit_order({"cli-test-2", "TLT", core::Side::sell, d("5")}));
     REQUIRE_FALSE(refused.ok());

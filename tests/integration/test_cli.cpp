@@ -196,6 +196,10 @@ TEST_CASE("run stops cleanly on SIGTERM", "[integration][cli][run]") {
     // Wait until the daemon has opened its journal and is waiting for the next job.
     for (int i = 0; i < 100 && !std::filesystem::exists(journal); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // While it runs, no other ballast may trade from the same journal.
+    const auto second = run_ballast("once --session 2025-03-06 --config " + shell_quote(config.string()));
+    CHECK(second.exit_code == 75);
+    CHECK(second.output.find("in use by another ballast process") != std::string::npos);
     ::kill(pid, SIGTERM);
     int status = 0;
     const auto start = std::chrono::steady_clock::now();
