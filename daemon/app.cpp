@@ -317,7 +317,10 @@ int cmd_once(const OnceOptions& options) {
     }
     const auto strategy_ptr = make_strategy(config->strategy);
     const core::Strategy& strategy = *strategy_ptr;
-    net::io_context io;  // before the venue: its sockets must close before the context goes
+    // Declared in this order so that the venue (sockets, the journal's HTTP observer) goes
+    // first, then the journal, then the context.
+    net::io_context io;
+    std::unique_ptr<storage::Journal> journal;
     Venue venue;
     if (sim) {
         if (const int rc = open_sim_market(*config, strategy, true, venue); rc != kExitOk) return rc;
@@ -335,7 +338,7 @@ int cmd_once(const OnceOptions& options) {
 
     const auto lock = lock_journal_or_report(config->journal);
     if (!lock) return kExitBusy;
-    auto journal = open_journal_or_report(config->journal);
+    journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;
     storage::RunRepository runs(*journal);
     const auto run_id = runs.start_run(options.dry_run ? "once --dry-run" : "once", to_string(config->mode),
@@ -411,13 +414,16 @@ int cmd_run(const RunOptions& options) {
     }
     const auto strategy_ptr = make_strategy(config->strategy);
     const core::Strategy& strategy = *strategy_ptr;
-    net::io_context io;  // before the venue: its sockets must close before the context goes
+    // Declared in this order so that the venue (sockets, the journal's HTTP observer) goes
+    // first, then the journal, then the context.
+    net::io_context io;
+    std::unique_ptr<storage::Journal> journal;
     Venue venue;
     if (sim)
         if (const int rc = open_sim_market(*config, strategy, true, venue); rc != kExitOk) return rc;
     const auto lock = lock_journal_or_report(config->journal);
     if (!lock) return kExitBusy;
-    auto journal = open_journal_or_report(config->journal);
+    journal = open_journal_or_report(config->journal);
     if (!journal) return kExitJournal;
     storage::RunRepository runs(*journal);
 
