@@ -69,18 +69,6 @@ std::unique_ptr<storage::Journal> open_journal_or_report(const fs::path& path) {
 
 std::string now_utc() { return now_utc_text(); }
 
-// Runs `body` on a fresh io_context until it finishes; rethrows its exception.
-void run_on_io(net::io_context& io, std::function<awaitable<void>()> body) {
-    std::exception_ptr failure;
-    // On completion stop the context too: pending handlers (the signal set) must not keep
-    // a failed daemon alive.
-    net::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
-        failure = e;
-        io.stop();
-    });
-    io.run();
-    if (failure) std::rethrow_exception(failure);
-}
 
 std::string pct(double fraction, bool sign = false) {
     char buf[32];
@@ -241,7 +229,7 @@ int cmd_demo(const DemoOptions& options) {
     core::Decimal year_start_equity = config->sim.initial_cash;
     JobStats year_start_stats;
     net::io_context io;
-    run_on_io(io, [&]() -> awaitable<void> {
+    run_to_completion(io, [&]() -> awaitable<void> {
         storage::EquityRepository equity(*journal);
         for (std::size_t i = 0; i < sessions.size(); ++i) {
             const auto outcome = co_await scheduler.run_session(sessions[i], true);
@@ -358,7 +346,7 @@ int cmd_once(const OnceOptions& options) {
 
     int rc = kExitOk;
     SessionOutcome outcome;
-    run_on_io(io, [&]() -> awaitable<void> {
+    run_to_completion(io, [&]() -> awaitable<void> {
         if (!session) {
             auto venue_clock = co_await venue.alpaca->clock();
             if (!venue_clock) {
@@ -469,7 +457,7 @@ int cmd_run(const RunOptions& options) {
     });
     log->info("ballast {} running ({} mode, {} clock); journal {}", BALLAST_VERSION, to_string(config->mode),
               options.replay ? "replay" : "wall", config->journal.string());
-    run_on_io(io, [&]() -> awaitable<void> {
+    run_to_completion(io, [&]() -> awaitable<void> {
         // Unfinished orders are settled with the broker before anything new is planned.
         auto open = co_await jobs.reconcile_orders();
         if (!open) log->error("reconciling orders at start: {}", open.error().message);

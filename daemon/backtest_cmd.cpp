@@ -301,16 +301,6 @@ struct ScratchJournal {
     }
 };
 
-// Runs `body` on `io` until it finishes; rethrows its exception.
-void run_on_io(net::io_context& io, std::function<awaitable<void>()> body) {
-    std::exception_ptr failure;
-    net::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
-        failure = e;
-        io.stop();
-    });
-    io.run();
-    if (failure) std::rethrow_exception(failure);
-}
 
 // The chain of every session on the replay clock, exactly as `ballast demo` and `ballast
 // run --replay` do it, then the metrics. Returns an exit code (0 on success).
@@ -336,7 +326,7 @@ int run_one(const Config& config, const std::shared_ptr<broker::SimMarket>& mark
     out.sessions = sessions.size();
     out.initial_cash = config.sim.initial_cash.to_double();
     net::io_context io;
-    run_on_io(io, [&]() -> awaitable<void> {
+    run_to_completion(io, [&]() -> awaitable<void> {
         for (const auto session : sessions) {
             const auto outcome = co_await scheduler.run_session(session, true);
             if (!outcome.failure.empty()) {

@@ -1,5 +1,7 @@
 #include "daemon/clock.hpp"
 
+#include <exception>
+
 #include <boost/asio/system_timer.hpp>
 
 namespace ballast::daemon {
@@ -32,6 +34,16 @@ awaitable<bool> WallClock::sleep_until(core::Timestamp t) {
 void WallClock::cancel() {
     impl_->cancelled = true;
     impl_->timer.cancel();
+}
+
+void run_to_completion(net::io_context& io, std::function<awaitable<void>()> body) {
+    std::exception_ptr failure;
+    net::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
+        failure = e;
+        io.stop();
+    });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace ballast::daemon

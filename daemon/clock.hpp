@@ -2,6 +2,7 @@
 // Time for the scheduler: the wall clock, or the replay clock whose virtual time jumps
 // straight to the next timer. Jobs and the scheduler see only this interface, so the
 // daemon and a replay run the same code.
+#include <functional>
 #include <memory>
 
 #include "broker/asio.hpp"
@@ -47,5 +48,9 @@ public:
 private:
     core::Timestamp now_;
 };
+
+// Runs `body` on `io` until it finishes, then stops `io` (handlers still pending, such as
+// a signal set, must not keep the process alive); rethrows the body's exception.
+void run_to_completion(net::io_context& io, std::function<awaitable<void>()> body);
 
 }  // namespace ballast::daemon

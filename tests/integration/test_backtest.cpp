@@ -20,15 +20,7 @@ namespace {
 
 // Runs `ballast ARGS` with stdout alone captured (stderr to a file).
 ProcessResult run_stdout(const std::string& args, const fs::path& stderr_file) {
-    const std::string cmd = shell_quote(BALLAST_BINARY) + " " + args + " 2>" + shell_quote(stderr_file.string());
-    ProcessResult r;
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (!pipe) return r;
-    std::array<char, 4096> buf{};
-    while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe)) r.output += buf.data();
-    const int status = ::pclose(pipe);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
+    return ballast::test::run_ballast(args, "", stderr_file.string());
 }
 
 // Parses exactly one JSON document (trailing whitespace allowed); throws otherwise.

@@ -24,9 +24,12 @@ inline std::string shell_quote(const std::string& s) {
     return out + "'";
 }
 
-// Runs `ballast ARGS` through /bin/sh, capturing its output.
-inline ProcessResult run_ballast(const std::string& args, const std::string& env = "") {
-    const std::string cmd = env + " " + shell_quote(BALLAST_BINARY) + " " + args + " 2>&1";
+// Runs `ballast ARGS` through /bin/sh, capturing its output (stdout and stderr, or stdout
+// alone when `stderr_file` is given: stderr then goes there).
+inline ProcessResult run_ballast(const std::string& args, const std::string& env = "",
+                                 const std::string& stderr_file = "") {
+    const std::string cmd = env + " " + shell_quote(BALLAST_BINARY) + " " + args +
+                            (stderr_file.empty() ? std::string(" 2>&1") : " 2>" + shell_quote(stderr_file));
     ProcessResult r;
     FILE* pipe = ::popen(cmd.c_str(), "r");
     if (!pipe) return r;
