@@ -154,10 +154,10 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
                            " up to " + through.to_string() + "; holding");
     }
     bars.upsert(good, "market-data");
+    remember(good);
     // Every symbol needs a bar for that very session: anything else is stale data.
-    const auto today = bars.on_date(universe, through);
     for (const auto& s : universe) {
-        if (!today.count(s)) {
+        if (!bar_on(s, through)) {
             const auto last = bars.last_date(s);
             co_return fail("no bar for " + s + " on " + through.to_string() + " (latest stored: " +
                            (last ? last->to_string() : std::string("none")) + "); holding");
@@ -168,7 +168,6 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
 }
 
 awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run_id) {
-    storage::BarRepository bars(journal_);
     core::StrategyInput input;
     input.session = session;
     const auto lookback = static_cast<int>(strategy_.lookback());
@@ -176,10 +175,15 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
     // Enough calendar days to hold `lookback` sessions, holidays included.
     const core::Date from = core::history_start(through, static_cast<std::size_t>(lookback));
     for (const auto& s : strategy_.universe()) {
-        auto history = bars.range(s, from, through);
-        if (history.empty() || history.back().date != through) continue;  // no close: the strategy sees none
+        const auto& all = history(s);
+        const auto first = std::lower_bound(all.begin(), all.end(), from,
+                                            [](const core::Bar& b, core::Date d) { return b.date < d; });
+        const auto last = std::upper_bound(all.begin(), all.end(), through,
+                                           [](core::Date d, const core::Bar& b) { return d < b.date; });
+        if (first == last || std::prev(last)->date != through) continue;  // no close: the strategy sees none
         auto& closes = input.closes[s];
-        for (const auto& b : history) closes.push_back(core::valuation_close(b, config_.sim.price_field));
+        closes.reserve(static_cast<std::size_t>(last - first));
+        for (auto it = first; it != last; ++it) closes.push_back(core::valuation_close(*it, config_.sim.price_field));
     }
     const auto out = strategy_.evaluate(input);
     if (dry_run_) {
@@ -227,18 +231,53 @@ std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const co
     return trip;
 }
 
+const std::vector<core::Bar>& ChainJobs::history(const core::Symbol& symbol) {
+    auto it = history_.find(symbol);
+    if (it == history_.end()) {
+        // First use: everything the journal holds for the symbol.
+        auto bars = storage::BarRepository(journal_).range(symbol, core::Date::from_days(-1'000'000),
+                                                           core::Date::from_days(1'000'000));
+        it = history_.emplace(symbol, std::move(bars)).first;
+    }
+    return it->second;
+}
+
+void ChainJobs::remember(const std::vector<core::Bar>& bars) {
+    for (const auto& b : bars) {
+        const auto it = history_.find(b.symbol);
+        if (it == history_.end()) continue;  // not loaded yet: history() will read it from the journal
+        auto& v = it->second;
+        if (v.empty() || v.back().date < b.date) {
+            v.push_back(b);
+            continue;
+        }
+        const auto at = std::lower_bound(v.begin(), v.end(), b.date,
+                                         [](const core::Bar& x, core::Date d) { return x.date < d; });
+        if (at != v.end() && at->date == b.date) *at = b;  // upsert, as in the journal
+        else v.insert(at, b);
+    }
+}
+
+const core::Bar* ChainJobs::bar_on(const core::Symbol& symbol, core::Date date) {
+    const auto& v = history(symbol);
+    const auto it = std::lower_bound(v.begin(), v.end(), date,
+                                     [](const core::Bar& x, core::Date d) { return x.date < d; });
+    return it != v.end() && it->date == date ? &*it : nullptr;
+}
+
 core::Date ChainJobs::data_date(core::Date session) const {
     return config_.schedule.data_update.minutes >= kCloseMinutes ? session : core::previous_trading_day(session);
 }
 
 core::Prices ChainJobs::session_prices(core::Date session, const core::AccountState& account) {
-    storage::BarRepository bars(journal_);
     std::set<core::Symbol> symbols;
     for (const auto& s : strategy_.universe()) symbols.insert(s);
     for (const auto& p : account.positions) symbols.insert(p.symbol);
     core::Prices prices;
-    for (const auto& [s, bar] : bars.on_date({symbols.begin(), symbols.end()}, data_date(session)))
-        if (auto p = core::to_price(core::valuation_close(bar, config_.sim.price_field))) prices[s] = *p;
+    const core::Date date = data_date(session);
+    for (const auto& s : symbols)
+        if (const core::Bar* bar = bar_on(s, date))
+            if (auto p = core::to_price(core::valuation_close(*bar, config_.sim.price_field))) prices[s] = *p;
     return prices;
 }
 

@@ -76,6 +76,11 @@ private:
     // rejections in a row); on a trip persists the halt and a health event.
     std::optional<core::Trip> check_breakers(core::Date session, const core::AccountState& account,
                                              const core::Prices& prices);
+    // A symbol's bars, ascending: a copy of the journal's, read from it on first use and
+    // kept current by data_update, so that signals and valuations do not query SQLite.
+    const std::vector<core::Bar>& history(const core::Symbol& symbol);
+    void remember(const std::vector<core::Bar>& bars);
+    const core::Bar* bar_on(const core::Symbol& symbol, core::Date date);
     // The session whose bars the chain of `session` trades on: `session` itself when the
     // data update is scheduled at or after the 16:00 close, else the previous session.
     core::Date data_date(core::Date session) const;
@@ -93,6 +98,7 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     JobStats stats_;
     std::map<core::Date, core::Weights> targets_;  // from this process's signals jobs
+    std::map<core::Symbol, std::vector<core::Bar>> history_;  // see history()
 };
 
 }  // namespace ballast::daemon
