@@ -229,6 +229,7 @@ int cmd_demo(const DemoOptions& options) {
     core::Decimal year_start_equity = config->sim.initial_cash;
     JobStats year_start_stats;
     net::io_context io;
+    scheduler.set_batch(64);  // a fresh replay journal: commit in batches (see Scheduler::set_batch)
     run_to_completion(io, [&]() -> awaitable<void> {
         storage::EquityRepository equity(*journal);
         for (std::size_t i = 0; i < sessions.size(); ++i) {
@@ -238,6 +239,7 @@ int cmd_demo(const DemoOptions& options) {
                 if (first_failure.empty()) first_failure = sessions[i].to_string() + ": " + outcome.failure;
             }
             const bool year_end = i + 1 == sessions.size() || sessions[i + 1].year() != sessions[i].year();
+            if (year_end) scheduler.flush();
             if (year_end && !options.quiet) {
                 const auto latest = equity.latest();
                 const core::Decimal value = latest ? latest->equity : year_start_equity;

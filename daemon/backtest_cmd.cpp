@@ -326,6 +326,7 @@ int run_one(const Config& config, const std::shared_ptr<broker::SimMarket>& mark
     out.sessions = sessions.size();
     out.initial_cash = config.sim.initial_cash.to_double();
     net::io_context io;
+    scheduler.set_batch(64);  // a backtest's own journal: commit in batches (see Scheduler::set_batch)
     run_to_completion(io, [&]() -> awaitable<void> {
         for (const auto session : sessions) {
             const auto outcome = co_await scheduler.run_session(session, true);
@@ -335,6 +336,7 @@ int run_one(const Config& config, const std::shared_ptr<broker::SimMarket>& mark
             }
             progress.tick();
         }
+        scheduler.flush();
     });
     runs.finish_run(run_id, out.failed_sessions == 0 ? "succeeded" : "failed", now_utc_text());
     out.stats = jobs.stats();

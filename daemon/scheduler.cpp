@@ -1,5 +1,6 @@
 #include "daemon/scheduler.hpp"
 
+#include <algorithm>
 #include <array>
 #include <exception>
 
@@ -36,7 +37,21 @@ core::Timestamp Scheduler::job_time(core::Date session, core::Job job) const {
     return {};
 }
 
+Scheduler::~Scheduler() = default;
+
+void Scheduler::set_batch(std::size_t sessions) {
+    if (!clock_.is_replay()) return;  // a daemon's journal is written as it happens
+    batch_ = std::max<std::size_t>(sessions, 1);
+}
+
+void Scheduler::flush() {
+    if (tx_) tx_->commit();
+    tx_.reset();
+    in_batch_ = 0;
+}
+
 awaitable<SessionOutcome> Scheduler::run_session(core::Date session, bool wait) {
+    if (batch_ > 1 && !tx_) tx_ = std::make_unique<storage::Transaction>(journal_);
     storage::RunRepository runs(journal_);
     SessionOutcome out;
     // What the journal already knows of this session (a dry run always starts afresh). A
@@ -94,6 +109,7 @@ awaitable<SessionOutcome> Scheduler::run_session(core::Date session, bool wait) 
                                                        session.to_string() + " " + name + ": " + result.error);
         }
     }
+    if (tx_ && ++in_batch_ >= batch_) flush();
     co_return out;
 }
 

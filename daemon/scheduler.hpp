@@ -24,6 +24,7 @@ class logger;
 }
 namespace ballast::storage {
 class Journal;
+class Transaction;
 }
 
 namespace ballast::daemon {
@@ -50,8 +51,15 @@ class Scheduler {
 public:
     Scheduler(Clock& clock, JobRunner& jobs, storage::Journal& journal, ScheduleConfig schedule, std::int64_t run_id,
               bool dry_run, std::shared_ptr<spdlog::logger> log);
+    ~Scheduler();
 
     awaitable<SessionOutcome> run_session(core::Date session, bool wait);
+    // Replay only (refused on the wall clock): the journal writes of `sessions`
+    // consecutive sessions share one transaction. No other process acts on a replay's
+    // journal mid-run, and a commit per job costs more than the job. Call flush() after
+    // the last session; 1 (the default) commits as the daemon does.
+    void set_batch(std::size_t sessions);
+    void flush();
     // Stops before the next job when set (checked between jobs).
     void request_stop() { stop_ = true; }
     bool stop_requested() const { return stop_; }
@@ -67,6 +75,9 @@ private:
     bool dry_run_;
     std::shared_ptr<spdlog::logger> log_;
     bool stop_ = false;
+    std::size_t batch_ = 1;
+    std::size_t in_batch_ = 0;
+    std::unique_ptr<storage::Transaction> tx_;
 };
 
 }  // namespace ballast::daemon

@@ -148,7 +148,9 @@ std::string Journal::integrity_check() {
 
 Transaction::Transaction(Journal& journal) : journal_(journal) {
     try {
-        journal_.db().exec("BEGIN IMMEDIATE");
+        // Inside an enclosing transaction (a replay's batch), a savepoint.
+        outer_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0;
+        journal_.db().exec(outer_ ? "BEGIN IMMEDIATE" : "SAVEPOINT ballast_tx");
     } catch (const SQLite::Exception& e) {
         throw wrap(journal_.path(), "cannot begin a transaction", e);
     }
@@ -157,7 +159,7 @@ Transaction::Transaction(Journal& journal) : journal_(journal) {
 Transaction::~Transaction() {
     if (done_) return;
     try {
-        journal_.db().exec("ROLLBACK");
+        journal_.db().exec(outer_ ? "ROLLBACK" : "ROLLBACK TO ballast_tx; RELEASE ballast_tx");
     } catch (const SQLite::Exception&) {
         // Already rolled back by SQLite (e.g. after an I/O error); nothing left to undo.
     }
@@ -165,7 +167,7 @@ Transaction::~Transaction() {
 
 void Transaction::commit() {
     try {
-        journal_.db().exec("COMMIT");
+        journal_.db().exec(outer_ ? "COMMIT" : "RELEASE ballast_tx");
         done_ = true;
     } catch (const SQLite::Exception& e) {
         throw wrap(journal_.path(), "cannot commit", e);

@@ -97,7 +97,9 @@ private:
     int fd_;
 };
 
-// RAII transaction: commits on commit(), rolls back if destroyed without it.
+// RAII transaction: commits on commit(), rolls back if destroyed without it. Inside an
+// enclosing transaction it is a savepoint (committing it keeps its writes in the outer
+// transaction; destroying it undoes only them).
 class Transaction {
 public:
     explicit Transaction(Journal& journal);
@@ -108,6 +110,7 @@ public:
 
 private:
     Journal& journal_;
+    bool outer_ = true;
     bool done_ = false;
 };
 

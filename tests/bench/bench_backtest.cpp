@@ -69,8 +69,10 @@ double run_once(const std::filesystem::path& journal_path, int symbols, const st
     daemon::Scheduler scheduler(clock, jobs, *journal, config.schedule, run_id, false, log);
     const auto start = std::chrono::steady_clock::now();
     net::io_context io;
+    scheduler.set_batch(64);
     net::co_spawn(io, [&]() -> awaitable<void> {
         for (const auto d : days) co_await scheduler.run_session(d, true);
+        scheduler.flush();
     }, net::detached);
     io.run();
     *orders = jobs.stats().orders;

@@ -11,6 +11,9 @@
 #include "daemon/scheduler.hpp"
 #include "storage/journal.hpp"
 
+#include <sqlite3.h>
+#include <SQLiteCpp/SQLiteCpp.h>
+
 using namespace ballast;
 using core::Date;
 using core::Job;
@@ -139,4 +142,16 @@ TEST_CASE("a stop request ends the session before the next job", "[daemon][sched
     f.scheduler.request_stop();
     CHECK(f.run(day("2024-01-02")).jobs_run == 0);
     CHECK(f.jobs.calls.empty());
+}
+
+TEST_CASE("a replay may batch its journal writes; nothing is lost at flush", "[daemon][scheduler]") {
+    Fixture f;
+    f.scheduler.set_batch(3);
+    for (const char* d : {"2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"}) f.run(day(d));
+    // Three sessions were committed as one batch; the fourth is still in the open one.
+    f.scheduler.flush();
+    for (const char* d : {"2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"})
+        CHECK(f.status(day(d), Job::rebalance) == "succeeded");
+    CHECK(f.journal->db().execAndGet("SELECT count(*) FROM job_runs").getInt() == 12);
+    CHECK(sqlite3_get_autocommit(f.journal->db().getHandle()) != 0);  // no transaction left open
 }

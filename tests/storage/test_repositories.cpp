@@ -437,3 +437,23 @@ TEST_CASE_METHOD(Fixture, "repository writes nest inside a caller's transaction"
     }
     CHECK(bars.count() == 1);
 }
+
+TEST_CASE_METHOD(Fixture, "a transaction inside another is a savepoint", "[storage][repo]") {
+    storage::HealthRepository health(*j);
+    {
+        storage::Transaction outer(*j);
+        health.record("t", "test", "kept", "");
+        {
+            storage::Transaction inner(*j);
+            health.record("t", "test", "undone", "");
+        }  // destroyed without commit: only its own write is undone
+        {
+            storage::Transaction inner(*j);
+            health.record("t", "test", "kept", "");
+            inner.commit();
+        }
+        outer.commit();
+    }
+    CHECK(health.count("kept") == 2);
+    CHECK(health.count("undone") == 0);
+}
