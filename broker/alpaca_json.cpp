@@ -674,38 +674,32 @@ Result<BarsPage> parse_bars_page(std::string_view ep, std::string_view body) {
     });
 }
 
-Result<std::map<core::Symbol, Quote>> parse_latest_quotes(std::string_view ep, std::string_view body) {
-    return guarded<std::map<core::Symbol, Quote>>(ep, [&] {
+// {"<key>": {"SYM": {...}, ...}}: each entry read with `read`.
+template <class T, class Read>
+Result<std::map<core::Symbol, T>> parse_symbol_map(std::string_view ep, std::string_view body, const char* key,
+                                                   Read read) {
+    return guarded<std::map<core::Symbol, T>>(ep, [&] {
         const json v = parse_body(ep, body, "");
         const Path root{};
         const Obj o{ep, root, v};
-        std::map<core::Symbol, Quote> out;
-        if (const json* m = symbol_map(o, "quotes")) {
-            const Path mp = o.path("quotes");
-            for (const auto& [symbol, q] : m->items()) {
-                const Path qp = mp.member(symbol);
-                out.emplace(symbol, read_quote(Obj{ep, qp, q}));
+        std::map<core::Symbol, T> out;
+        if (const json* m = symbol_map(o, key)) {
+            const Path mp = o.path(key);
+            for (const auto& [symbol, entry] : m->items()) {
+                const Path ep_path = mp.member(symbol);
+                out.emplace(symbol, read(Obj{ep, ep_path, entry}));
             }
         }
         return out;
     });
 }
 
+Result<std::map<core::Symbol, Quote>> parse_latest_quotes(std::string_view ep, std::string_view body) {
+    return parse_symbol_map<Quote>(ep, body, "quotes", [](const Obj& o) { return read_quote(o); });
+}
+
 Result<std::map<core::Symbol, Trade>> parse_latest_trades(std::string_view ep, std::string_view body) {
-    return guarded<std::map<core::Symbol, Trade>>(ep, [&] {
-        const json v = parse_body(ep, body, "");
-        const Path root{};
-        const Obj o{ep, root, v};
-        std::map<core::Symbol, Trade> out;
-        if (const json* m = symbol_map(o, "trades")) {
-            const Path mp = o.path("trades");
-            for (const auto& [symbol, t] : m->items()) {
-                const Path tp = mp.member(symbol);
-                out.emplace(symbol, read_trade(Obj{ep, tp, t}));
-            }
-        }
-        return out;
-    });
+    return parse_symbol_map<Trade>(ep, body, "trades", [](const Obj& o) { return read_trade(o); });
 }
 
 Result<std::map<core::Symbol, Snapshot>> parse_snapshots(std::string_view ep, std::string_view body) {

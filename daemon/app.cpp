@@ -25,12 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::shared_ptr<spdlog::logger> make_logger(bool verbose) {
-    auto log = std::make_shared<spdlog::logger>("ballast", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-    log->set_pattern("%Y-%m-%dT%H:%M:%S%z %^%l%$ %v");
-    log->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
-    return log;
-}
 
 // Loads the config or prints every error; nullopt means exit 78.
 std::optional<Config> load_or_report(const CommonOptions& options, bool demo = false) {
@@ -76,10 +70,6 @@ std::string pct(double fraction, bool sign = false) {
     return buf;
 }
 
-void remove_journal_files(const fs::path& journal) {
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(journal.string() + suffix, ec);
-}
 
 // The latest session whose chain is due at `now`: its data update time (New York) has
 // come. With an evening schedule that is the latest closed session; with a market-hours
@@ -111,6 +101,18 @@ std::optional<std::filesystem::path> find_config(const CommonOptions& options, b
     for (const auto& c : candidates)
         if (fs::exists(c)) return c;
     return std::nullopt;
+}
+
+std::shared_ptr<spdlog::logger> make_logger(bool verbose, bool silent) {
+    auto log = std::make_shared<spdlog::logger>("ballast", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    log->set_pattern("%Y-%m-%dT%H:%M:%S%z %^%l%$ %v");
+    log->set_level(verbose ? spdlog::level::debug : silent ? spdlog::level::off : spdlog::level::info);
+    return log;
+}
+
+void remove_journal_files(const std::filesystem::path& journal) {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(journal.string() + suffix, ec);
 }
 
 std::string now_utc_text() {

@@ -4,8 +4,13 @@
 //   65 bad market data (CSV); 70 internal error; 74 journal error; 75 journal in use by
 //   another ballast process; 78 config error.
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
+
+namespace spdlog {
+class logger;
+}
 
 namespace ballast::daemon {
 
@@ -46,6 +51,11 @@ struct RunOptions {
 // /etc/ballast/config.toml; with `with_source_default` (demo, backtest) the source tree's
 // config.toml comes before /etc. nullopt when none exists.
 std::optional<std::filesystem::path> find_config(const CommonOptions& options, bool with_source_default);
+
+// The process logger on stderr: debug with `verbose`, else info (nothing with `silent`).
+std::shared_ptr<spdlog::logger> make_logger(bool verbose, bool silent = false);
+// Removes a journal file and its -wal and -shm companions (missing ones are fine).
+void remove_journal_files(const std::filesystem::path& journal);
 
 // The current UTC time as ISO-8601 text.
 std::string now_utc_text();

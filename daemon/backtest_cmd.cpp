@@ -267,10 +267,6 @@ private:
 
 // ---- one run -------------------------------------------------------------------------
 
-void remove_journal_files(const fs::path& journal) {
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(journal.string() + suffix, ec);
-}
 
 // A scratch journal: SQLite's ":memory:" when the storage layer accepts it, else a file on
 // tmpfs (/dev/shm) or in the temp directory. `file` is set when a file must be removed.
@@ -344,13 +340,6 @@ int run_one(const Config& config, const std::shared_ptr<broker::SimMarket>& mark
     return kExitOk;
 }
 
-std::shared_ptr<spdlog::logger> make_logger(bool verbose) {
-    auto log = std::make_shared<spdlog::logger>("ballast", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-    log->set_pattern("%Y-%m-%dT%H:%M:%S%z %^%l%$ %v");
-    // Failed sessions are counted in the output; their log lines only with -v.
-    log->set_level(verbose ? spdlog::level::debug : spdlog::level::off);
-    return log;
-}
 
 // ---- output ---------------------------------------------------------------------------
 
@@ -602,7 +591,8 @@ int cmd_backtest(const BacktestOptions& o) {
                   << (last ? last->to_string() : "?") << "\n";
         return kExitUsage;
     }
-    auto log = make_logger(o.common.verbose);
+    // Failed sessions are counted in the output; their log lines only with -v.
+    auto log = make_logger(o.common.verbose, true);
 
     // A single run.
     if (axes.empty()) {

@@ -378,17 +378,24 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     auto fills_now = co_await broker_.fills_now();
     if (!fills_now) co_return fail("broker: cannot tell whether orders can fill now: " + fills_now.error().message);
     const bool sequential = fills_now.value() && !dry_run_;
-    // This job resumed after a crash with its own orders still open: where they can fill
-    // now, wait for them (or cancel them at the deadline) before planning what is left.
-    if (open.value() > 0 && sequential) {
+    // This job run's own orders still open: it resumed after a crash. Where they can fill
+    // now, wait for them (or cancel them at the deadline) before planning what is left;
+    // where they queue, they count as done for the planning (see with_pending below).
+    const auto own_open_orders = [&] {
+        std::vector<storage::OrderRow> own;
+        if (open.value() > 0)
+            for (auto& row : orders.non_terminal())
+                if (row.job_run_id == job_run_id) own.push_back(std::move(row));
+        return own;
+    };
+    std::vector<storage::OrderRow> own_open = own_open_orders();
+    if (sequential && !own_open.empty()) {
         Legs own;
-        for (const auto& row : orders.non_terminal())
-            if (row.job_run_id == job_run_id) own.open.push_back(row.client_order_id);
-        if (!own.open.empty()) {
-            if (auto waited = co_await await_terminal(own); !waited.empty()) co_return fail(waited);
-            open = co_await reconcile_orders();
-            if (!open) co_return fail("reconciling orders: " + open.error().message);
-        }
+        for (const auto& row : own_open) own.open.push_back(row.client_order_id);
+        if (auto waited = co_await await_terminal(own); !waited.empty()) co_return fail(waited);
+        open = co_await reconcile_orders();
+        if (!open) co_return fail("reconciling orders: " + open.error().message);
+        own_open = own_open_orders();
     }
 
     auto account = co_await broker_.account();
@@ -412,13 +419,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         const std::string why = "halted since " + halt->set_at + ": " + halt->reason;
         co_return co_await finish(false, why, no_drift);
     }
-    // Orders still open: another job run's hold this one back; this job run's own (resumed
-    // after a crash, orders queued for the next open) count as done for the planning, so
-    // only what is still missing is sent.
-    std::vector<storage::OrderRow> own_open;
-    if (open.value() > 0)
-        for (const auto& row : orders.non_terminal())
-            if (row.job_run_id == job_run_id) own_open.push_back(row);
+    // Orders of another job run still open hold this one back.
     if (open.value() > static_cast<int>(own_open.size())) {
         const std::string why = std::to_string(open.value() - static_cast<int>(own_open.size())) +
                                 " earlier order(s) still open at the broker";
