@@ -97,6 +97,39 @@ DriftResult measure_drift(const AccountState& account, const Weights& targets, c
     return {out, ""};
 }
 
+namespace {
+
+// The hold decide_rebalance() gives whatever the drift; `drift_text` ends its reasons.
+std::optional<RebalanceDecision> hold_by_rules(Date session, std::optional<Date> last_rebalance,
+                                               const RebalanceRules& rules, const std::string& drift_text) {
+    if (last_rebalance) {
+        const int since = session - *last_rebalance;
+        if (since < rules.min_interval_days)
+            return RebalanceDecision{false, "minimum interval: " + std::to_string(since) + " days since the rebalance on " +
+                                                last_rebalance->to_string() + ", need " +
+                                                std::to_string(rules.min_interval_days) + "; " + drift_text};
+    }
+    if (rules.calendar == RebalanceCalendar::drift) return std::nullopt;
+    if (last_rebalance && period_of(*last_rebalance, rules.calendar) == period_of(session, rules.calendar))
+        return RebalanceDecision{false, std::string("calendar: already rebalanced this ") + to_string(rules.calendar) +
+                                            " period on " + last_rebalance->to_string()};
+    if (rules.calendar_day == CalendarDay::last) {
+        const Date next = next_trading_day(session);
+        if (period_of(next, rules.calendar) == period_of(session, rules.calendar))
+            return RebalanceDecision{false, std::string("calendar: waiting for the last trading day of the ") +
+                                                to_string(rules.calendar) + " period (not before " + next.to_string() +
+                                                "); " + drift_text};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<RebalanceDecision> calendar_hold(Date session, std::optional<Date> last_rebalance,
+                                               const RebalanceRules& rules) {
+    return hold_by_rules(session, last_rebalance, rules, "drift not measured");
+}
+
 RebalanceDecision decide_rebalance(Date session, std::optional<Date> last_rebalance, const Drift& drift,
                                    const RebalanceRules& rules) {
     const std::string drift_text = drift.symbol.empty()
@@ -105,26 +138,11 @@ RebalanceDecision decide_rebalance(Date session, std::optional<Date> last_rebala
                                              (rules.drift_mode == DriftMode::absolute ? " pp" : "% of target") +
                                              " on " + drift.symbol + " (weight " + pct(drift.weight) +
                                              "%, target " + pct(drift.target) + "%)";
-    if (last_rebalance) {
-        const int since = session - *last_rebalance;
-        if (since < rules.min_interval_days)
-            return {false, "minimum interval: " + std::to_string(since) + " days since the rebalance on " +
-                               last_rebalance->to_string() + ", need " + std::to_string(rules.min_interval_days) +
-                               "; " + drift_text};
-    }
+    if (auto hold = hold_by_rules(session, last_rebalance, rules, drift_text)) return *hold;
     if (rules.calendar != RebalanceCalendar::drift) {
-        if (last_rebalance && period_of(*last_rebalance, rules.calendar) == period_of(session, rules.calendar))
-            return {false, std::string("calendar: already rebalanced this ") + to_string(rules.calendar) +
-                               " period on " + last_rebalance->to_string()};
-        if (rules.calendar_day == CalendarDay::last) {
-            const Date next = next_trading_day(session);
-            if (period_of(next, rules.calendar) == period_of(session, rules.calendar))
-                return {false, std::string("calendar: waiting for the last trading day of the ") +
-                                   to_string(rules.calendar) + " period (not before " + next.to_string() + "); " +
-                                   drift_text};
+        if (rules.calendar_day == CalendarDay::last)
             return {true, std::string("calendar: last trading day of the ") + to_string(rules.calendar) +
                               " period; " + drift_text};
-        }
         return {true, std::string("calendar: first ") + to_string(rules.calendar) + " rebalance of the period; " +
                           drift_text};
     }

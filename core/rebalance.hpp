@@ -65,4 +65,11 @@ struct RebalanceDecision {
 RebalanceDecision decide_rebalance(Date session, std::optional<Date> last_rebalance, const Drift& drift,
                                    const RebalanceRules& rules);
 
+// The hold that decide_rebalance() would give whatever the drift (the minimum interval,
+// or a calendar that does not rebalance on `session`), with its reason; nullopt when the
+// decision depends on the drift or the calendar rebalances. Lets a caller skip the
+// targets and the drift on sessions that cannot trade.
+std::optional<RebalanceDecision> calendar_hold(Date session, std::optional<Date> last_rebalance,
+                                               const RebalanceRules& rules);
+
 }  // namespace ballast::core

@@ -40,7 +40,8 @@ int read_user_version(SQLite::Database& db) {
 
 }  // namespace
 
-Journal::Journal(fs::path path, std::unique_ptr<SQLite::Database> db) : path_(std::move(path)), db_(std::move(db)) {}
+Journal::Journal(fs::path path, std::unique_ptr<SQLite::Database> db)
+    : path_(std::move(path)), db_(std::move(db)), statements_(std::make_unique<detail::StatementCache>(*db_)) {}
 
 Journal::~Journal() = default;
 
@@ -150,7 +151,7 @@ Transaction::Transaction(Journal& journal) : journal_(journal) {
     try {
         // Inside an enclosing transaction (a replay's batch), a savepoint.
         outer_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0;
-        journal_.db().exec(outer_ ? "BEGIN IMMEDIATE" : "SAVEPOINT ballast_tx");
+        journal_.statements().run(outer_ ? "BEGIN IMMEDIATE" : "SAVEPOINT ballast_tx");
     } catch (const SQLite::Exception& e) {
         throw wrap(journal_.path(), "cannot begin a transaction", e);
     }
@@ -159,7 +160,12 @@ Transaction::Transaction(Journal& journal) : journal_(journal) {
 Transaction::~Transaction() {
     if (done_) return;
     try {
-        journal_.db().exec(outer_ ? "ROLLBACK" : "ROLLBACK TO ballast_tx; RELEASE ballast_tx");
+        if (outer_) {
+            journal_.statements().run("ROLLBACK");
+        } else {
+            journal_.statements().run("ROLLBACK TO ballast_tx");
+            journal_.statements().run("RELEASE ballast_tx");
+        }
     } catch (const SQLite::Exception&) {
         // Already rolled back by SQLite (e.g. after an I/O error); nothing left to undo.
     }
@@ -167,7 +173,7 @@ Transaction::~Transaction() {
 
 void Transaction::commit() {
     try {
-        journal_.db().exec(outer_ ? "COMMIT" : "RELEASE ballast_tx");
+        journal_.statements().run(outer_ ? "COMMIT" : "RELEASE ballast_tx");
         done_ = true;
     } catch (const SQLite::Exception& e) {
         throw wrap(journal_.path(), "cannot commit", e);

@@ -29,6 +29,9 @@ class Database;
 }
 
 namespace ballast::storage {
+namespace detail {
+class StatementCache;
+}
 
 class JournalError : public std::runtime_error {
 public:
@@ -73,11 +76,14 @@ public:
     std::string integrity_check();
 
     SQLite::Database& db() { return *db_; }  // for the repositories in this folder
+    // Prepared statements kept for reuse (see detail::CachedStatement).
+    detail::StatementCache& statements() { return *statements_; }
 
 private:
     Journal(std::filesystem::path path, std::unique_ptr<SQLite::Database> db);
     std::filesystem::path path_;
     std::unique_ptr<SQLite::Database> db_;
+    std::unique_ptr<detail::StatementCache> statements_;  // after db_: finalized before it closes
 };
 
 // An exclusive, advisory lock on a journal for the life of a process that trades from it

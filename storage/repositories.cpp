@@ -34,8 +34,8 @@ void expect_one_change(const Journal& j, int changed, const char* table, std::in
 
 void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string& source) {
     guarded(j_, "cannot store bars", [&] {
-        WriteScope scope(j_.db());
-        SQLite::Statement st(j_.db(),
+        WriteScope scope(j_);
+        detail::CachedStatement st(j_,
                              "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume, source)"
                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                              " ON CONFLICT (symbol, date) DO UPDATE SET open = excluded.open,"
@@ -66,7 +66,7 @@ void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string
 
 std::optional<core::Date> BarRepository::last_date(const core::Symbol& symbol) {
     return guarded(j_, "cannot read bars", [&]() -> std::optional<core::Date> {
-        SQLite::Statement st(j_.db(), "SELECT MAX(date) FROM bars WHERE symbol = ?");
+        detail::CachedStatement st(j_, "SELECT MAX(date) FROM bars WHERE symbol = ?");
         st.bind(1, symbol);
         if (!st.executeStep() || st.getColumn(0).isNull()) return std::nullopt;
         return detail::date_at(RowRef{j_, "bars", symbol}, st, 0, "date");
@@ -93,7 +93,7 @@ core::Bar read_bar(const Journal& j, SQLite::Statement& st, const core::Symbol& 
 
 std::vector<core::Bar> BarRepository::range(const core::Symbol& symbol, core::Date from, core::Date to) {
     return guarded(j_, "cannot read bars", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT date, open, high, low, close, adj_close, volume FROM bars"
                              " WHERE symbol = ? AND date BETWEEN ? AND ? ORDER BY date");
         st.bind(1, symbol);
@@ -107,7 +107,7 @@ std::vector<core::Bar> BarRepository::range(const core::Symbol& symbol, core::Da
 
 std::map<core::Symbol, core::Bar> BarRepository::on_date(const std::vector<core::Symbol>& symbols, core::Date date) {
     return guarded(j_, "cannot read bars", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT date, open, high, low, close, adj_close, volume FROM bars"
                              " WHERE symbol = ? AND date = ?");
         st.bind(2, date.to_string());
@@ -158,7 +158,7 @@ JournalError duplicate_job(const Journal& j, core::Date session, const std::stri
 std::int64_t RunRepository::start_run(const std::string& command, const std::string& mode,
                                       const std::string& config_path, const std::string& started_at) {
     return guarded(j_, "cannot record the run", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "INSERT INTO runs (command, mode, config_path, started_at, status)"
                              " VALUES (?, ?, ?, ?, 'running')");
         st.bind(1, command);
@@ -172,7 +172,7 @@ std::int64_t RunRepository::start_run(const std::string& command, const std::str
 
 void RunRepository::finish_run(std::int64_t run_id, const std::string& status, const std::string& finished_at) {
     guarded(j_, "cannot finish the run", [&] {
-        SQLite::Statement st(j_.db(), "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
+        detail::CachedStatement st(j_, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
         st.bind(1, status);
         st.bind(2, finished_at);
         st.bind(3, run_id);
@@ -182,7 +182,7 @@ void RunRepository::finish_run(std::int64_t run_id, const std::string& status, c
 
 std::optional<JobRun> RunRepository::find_job(core::Date session, const std::string& job, bool dry_run) {
     return guarded(j_, "cannot read job runs", [&]() -> std::optional<JobRun> {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT id, run_id, session_date, job, status, started_at, finished_at, error, detail"
                              " FROM job_runs WHERE session_date = ? AND job = ? AND dry_run = ? ORDER BY id DESC LIMIT 1");
         st.bind(1, session.to_string());
@@ -214,7 +214,7 @@ std::optional<JobRun> RunRepository::find_job(core::Date session, const std::str
 std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, const std::string& job,
                                       const std::string& started_at, bool dry_run) {
     return guarded(j_, "cannot record the job run", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, dry_run)"
                              " VALUES (?, ?, ?, 'running', ?, ?)");
         st.bind(1, run_id);
@@ -235,7 +235,7 @@ std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, c
 void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const std::string& finished_at,
                                const std::string& error, const std::string& detail) {
     guarded(j_, "cannot finish the job run", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = ?, finished_at = ?, error = NULLIF(?, ''),"
                              " detail = NULLIF(?, '') WHERE id = ?");
         st.bind(1, to_string(status));
@@ -250,7 +250,7 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
 std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
                                            const std::string& at, const std::string& reason, bool dry_run) {
     return guarded(j_, "cannot record the skipped job", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, finished_at, error, dry_run)"
                              " VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, NULLIF(?5, ''), ?6)");
         st.bind(6, dry_run ? 1 : 0);
@@ -271,7 +271,7 @@ std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date sessi
 
 int RunRepository::fail_orphans(const std::string& at, const std::string& reason, std::optional<core::Date> before) {
     return guarded(j_, "cannot fail orphaned job runs", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = 'failed', finished_at = ?, error = NULLIF(?, '')"
                              " WHERE status = 'running' AND (? IS NULL OR session_date < ?)");
         st.bind(1, at);
@@ -286,7 +286,7 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
 
 std::vector<Fill> OrderRepository::fills() {
     return guarded(j_, "cannot read the filled orders", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT o.id, o.session_date, o.side, o.filled_qty, o.filled_avg_price,"
                              " (SELECT e.commission FROM order_events e WHERE e.order_id = o.id"
                              "  AND e.commission IS NOT NULL ORDER BY e.id DESC LIMIT 1)"
@@ -309,7 +309,7 @@ std::vector<Fill> OrderRepository::fills() {
 
 int OrderRepository::trailing_rejections() {
     return guarded(j_, "cannot read orders", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT status FROM orders WHERE status NOT IN ('denied', 'dry_run', 'intent')"
                              " ORDER BY id DESC LIMIT 1000");
         int n = 0;
@@ -320,7 +320,7 @@ int OrderRepository::trailing_rejections() {
 
 std::optional<core::Decimal> EquityRepository::peak() {
     return guarded(j_, "cannot read equity", [&]() -> std::optional<core::Decimal> {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT id, equity FROM equity_snapshots ORDER BY CAST(equity AS REAL) DESC LIMIT 1");
         if (!st.executeStep()) return std::nullopt;
         return detail::decimal_at(RowRef{j_, "equity_snapshots", std::to_string(st.getColumn(0).getInt64())}, st, 1,
@@ -330,7 +330,7 @@ std::optional<core::Decimal> EquityRepository::peak() {
 
 std::optional<core::Decimal> EquityRepository::before(core::Date session) {
     return guarded(j_, "cannot read equity", [&]() -> std::optional<core::Decimal> {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT id, equity FROM equity_snapshots WHERE session_date < ?"
                              " ORDER BY session_date DESC LIMIT 1");
         st.bind(1, session.to_string());
@@ -342,7 +342,7 @@ std::optional<core::Decimal> EquityRepository::before(core::Date session) {
 
 int OrderRepository::count_for_job_run(std::int64_t job_run_id) {
     return guarded(j_, "cannot count orders", [&] {
-        SQLite::Statement st(j_.db(), "SELECT count(*) FROM orders WHERE job_run_id = ?");
+        detail::CachedStatement st(j_, "SELECT count(*) FROM orders WHERE job_run_id = ?");
         st.bind(1, job_run_id);
         st.executeStep();
         return st.getColumn(0).getInt();
@@ -351,7 +351,7 @@ int OrderRepository::count_for_job_run(std::int64_t job_run_id) {
 
 std::optional<core::Date> RunRepository::latest_session() {
     return guarded(j_, "cannot read job runs", [&]() -> std::optional<core::Date> {
-        SQLite::Statement st(j_.db(), "SELECT MAX(session_date) FROM job_runs WHERE dry_run = 0");
+        detail::CachedStatement st(j_, "SELECT MAX(session_date) FROM job_runs WHERE dry_run = 0");
         if (!st.executeStep() || st.getColumn(0).isNull()) return std::nullopt;
         return detail::date_at(RowRef{j_, "job_runs", "of the latest session"}, st, 0, "session_date");
     });
@@ -362,8 +362,8 @@ std::optional<core::Date> RunRepository::latest_session() {
 void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const std::map<core::Symbol, double>& signals) {
     guarded(j_, "cannot store signals", [&] {
-        WriteScope scope(j_.db());
-        SQLite::Statement st(j_.db(),
+        WriteScope scope(j_);
+        detail::CachedStatement st(j_,
                              "INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
                              " VALUES (?, ?, ?, ?, ?)"
                              // A job resumed after a crash writes its rows again.
@@ -385,8 +385,8 @@ void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session,
 void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const core::Weights& targets) {
     guarded(j_, "cannot store targets", [&] {
-        WriteScope scope(j_.db());
-        SQLite::Statement st(j_.db(),
+        WriteScope scope(j_);
+        detail::CachedStatement st(j_,
                              "INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
                              " VALUES (?, ?, ?, ?, ?)"
                              // A job resumed after a crash writes its rows again.
@@ -415,7 +415,7 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
 
 core::Weights SignalRepository::targets_for(core::Date session) {
     return guarded(j_, "cannot read targets", [&] {
-        SQLite::Statement st(j_.db(), "SELECT rowid, symbol, weight FROM targets WHERE session_date = ?");
+        detail::CachedStatement st(j_, "SELECT rowid, symbol, weight FROM targets WHERE session_date = ?");
         st.bind(1, session.to_string());
         core::Weights out;
         while (st.executeStep()) {
@@ -428,7 +428,7 @@ core::Weights SignalRepository::targets_for(core::Date session) {
 
 void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDecisionRow& row) {
     guarded(j_, "cannot store the rebalance decision", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "INSERT INTO rebalance_decisions"
                              " (job_run_id, session_date, rebalance, reason, max_drift, drift_symbol)"
                              " VALUES (?, ?, ?, ?, ?, NULLIF(?, ''))"
@@ -456,7 +456,7 @@ void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDec
 
 std::optional<core::Date> SignalRepository::last_rebalance() {
     return guarded(j_, "cannot read rebalance decisions", [&]() -> std::optional<core::Date> {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT MAX(d.session_date) FROM rebalance_decisions d"
                              " WHERE d.rebalance = 1 AND EXISTS (SELECT 1 FROM orders o"
                              " WHERE o.session_date = d.session_date AND (o.status NOT IN ('denied', 'dry_run', 'rejected', 'canceled', 'expired') OR CAST(o.filled_qty AS REAL) > 0))");
@@ -509,8 +509,8 @@ void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional
 
 std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
     return guarded(j_, "cannot record the order intent", [&] {
-        WriteScope scope(j_.db());
-        SQLite::Statement order(j_.db(),
+        WriteScope scope(j_);
+        detail::CachedStatement order(j_,
                                 "INSERT INTO orders (client_order_id, job_run_id, session_date, leg, symbol, side,"
                                 " qty, ref_price, notional, reason, status, filled_qty, created_at, updated_at)"
                                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'intent', '0', ?11, ?11)");
@@ -536,7 +536,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         }
         const std::int64_t id = j_.db().getLastInsertRowid();
 
-        SQLite::Statement event(j_.db(),
+        detail::CachedStatement event(j_,
                                 "INSERT INTO order_events (order_id, at, event) VALUES (?, ?, 'intent_recorded')");
         event.bind(1, id);
         event.bind(2, intent.at);
@@ -549,10 +549,10 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
 void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& event, const std::string& new_status,
                                    const std::string& broker_order_id) {
     guarded(j_, "cannot record the order event", [&] {
-        WriteScope scope(j_.db());
+        WriteScope scope(j_);
 
         // Current fill totals.
-        SQLite::Statement current(j_.db(), "SELECT filled_qty, filled_avg_price FROM orders WHERE id = ?");
+        detail::CachedStatement current(j_, "SELECT filled_qty, filled_avg_price FROM orders WHERE id = ?");
         current.bind(1, order_id);
         if (!current.executeStep()) {
             throw constraint_error(j_, "no order with id " + std::to_string(order_id) + " for event '" +
@@ -580,7 +580,7 @@ void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& even
             filled = *new_filled;
         }
 
-        SQLite::Statement insert(j_.db(),
+        detail::CachedStatement insert(j_,
                                  "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail)"
                                  " VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''))");
         insert.bind(1, order_id);
@@ -592,7 +592,7 @@ void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& even
         insert.bind(7, event.detail);
         insert.exec();
 
-        SQLite::Statement update(j_.db(),
+        detail::CachedStatement update(j_,
                                  "UPDATE orders SET status = ?, updated_at = ?,"
                                  " broker_order_id = COALESCE(NULLIF(?, ''), broker_order_id),"
                                  " filled_qty = ?, filled_avg_price = ? WHERE id = ?");
@@ -609,7 +609,7 @@ void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& even
 
 std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& client_order_id) {
     return guarded(j_, "cannot read orders", [&]() -> std::optional<OrderRow> {
-        SQLite::Statement st(j_.db(), std::string(kOrderColumns) + "WHERE client_order_id = ?");
+        detail::CachedStatement st(j_, std::string(kOrderColumns) + "WHERE client_order_id = ?");
         st.bind(1, client_order_id);
         if (!st.executeStep()) return std::nullopt;
         return read_order(j_, st);
@@ -618,7 +618,7 @@ std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& c
 
 std::vector<OrderRow> OrderRepository::non_terminal() {
     return guarded(j_, "cannot read orders", [&] {
-        SQLite::Statement st(j_.db(), std::string(kOrderColumns) +
+        detail::CachedStatement st(j_, std::string(kOrderColumns) +
                                           "WHERE status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced', 'denied', 'dry_run')"
                                           " ORDER BY id");
         return read_orders(j_, st);
@@ -627,7 +627,7 @@ std::vector<OrderRow> OrderRepository::non_terminal() {
 
 std::vector<OrderRow> OrderRepository::for_session(core::Date session) {
     return guarded(j_, "cannot read orders", [&] {
-        SQLite::Statement st(j_.db(), std::string(kOrderColumns) + "WHERE session_date = ? ORDER BY leg, id");
+        detail::CachedStatement st(j_, std::string(kOrderColumns) + "WHERE session_date = ? ORDER BY leg, id");
         st.bind(1, session.to_string());
         return read_orders(j_, st);
     });
@@ -643,13 +643,13 @@ std::int64_t OrderRepository::count() {
 
 void EquityRepository::save(const EquitySnapshot& snapshot) {
     guarded(j_, "cannot store the equity snapshot", [&] {
-        WriteScope scope(j_.db());
+        WriteScope scope(j_);
         // One snapshot per session: drop the previous one (its positions cascade).
-        SQLite::Statement drop(j_.db(), "DELETE FROM equity_snapshots WHERE session_date = ?");
+        detail::CachedStatement drop(j_, "DELETE FROM equity_snapshots WHERE session_date = ?");
         drop.bind(1, snapshot.session.to_string());
         drop.exec();
 
-        SQLite::Statement insert(j_.db(),
+        detail::CachedStatement insert(j_,
                                  "INSERT INTO equity_snapshots (job_run_id, session_date, at, cash, equity)"
                                  " VALUES (NULLIF(?, 0), ?, ?, ?, ?)");
         insert.bind(1, snapshot.job_run_id);
@@ -660,7 +660,7 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
         insert.exec();
         const std::int64_t id = j_.db().getLastInsertRowid();
 
-        SQLite::Statement position(j_.db(),
+        detail::CachedStatement position(j_,
                                    "INSERT INTO position_snapshots (snapshot_id, symbol, qty, price, market_value,"
                                    " weight) VALUES (?, ?, ?, ?, ?, ?)");
         position.bind(1, id);
@@ -679,7 +679,7 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
 
 std::vector<std::pair<core::Date, core::Decimal>> EquityRepository::equity_series() {
     return guarded(j_, "cannot read equity snapshots", [&] {
-        SQLite::Statement st(j_.db(), "SELECT id, session_date, equity FROM equity_snapshots ORDER BY session_date");
+        detail::CachedStatement st(j_, "SELECT id, session_date, equity FROM equity_snapshots ORDER BY session_date");
         std::vector<std::pair<core::Date, core::Decimal>> out;
         while (st.executeStep()) {
             const RowRef at{j_, "equity_snapshots", std::to_string(st.getColumn(0).getInt64())};
@@ -691,7 +691,7 @@ std::vector<std::pair<core::Date, core::Decimal>> EquityRepository::equity_serie
 
 std::optional<EquitySnapshot> EquityRepository::latest() {
     return guarded(j_, "cannot read equity snapshots", [&]() -> std::optional<EquitySnapshot> {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "SELECT id, job_run_id, session_date, at, cash, equity FROM equity_snapshots"
                              " ORDER BY session_date DESC LIMIT 1");
         if (!st.executeStep()) return std::nullopt;
@@ -704,7 +704,7 @@ std::optional<EquitySnapshot> EquityRepository::latest() {
         s.cash = detail::decimal_at(at, st, 4, "cash");
         s.equity = detail::decimal_at(at, st, 5, "equity");
 
-        SQLite::Statement pos(j_.db(),
+        detail::CachedStatement pos(j_,
                               "SELECT rowid, symbol, qty, price, market_value, weight FROM position_snapshots"
                               " WHERE snapshot_id = ? ORDER BY symbol");
         pos.bind(1, id);
@@ -727,7 +727,7 @@ std::optional<EquitySnapshot> EquityRepository::latest() {
 void HealthRepository::record(const std::string& at, const std::string& component, const std::string& kind,
                               const std::string& detail) {
     guarded(j_, "cannot record the health event", [&] {
-        SQLite::Statement st(j_.db(),
+        detail::CachedStatement st(j_,
                              "INSERT INTO health_events (at, component, kind, detail) VALUES (?, ?, ?, NULLIF(?, ''))");
         st.bind(1, at);
         st.bind(2, component);
@@ -739,7 +739,7 @@ void HealthRepository::record(const std::string& at, const std::string& componen
 
 std::int64_t HealthRepository::count(const std::string& kind) {
     return guarded(j_, "cannot count health events", [&] {
-        SQLite::Statement st(j_.db(), "SELECT COUNT(*) FROM health_events WHERE kind = ?");
+        detail::CachedStatement st(j_, "SELECT COUNT(*) FROM health_events WHERE kind = ?");
         st.bind(1, kind);
         st.executeStep();
         return st.getColumn(0).getInt64();
@@ -750,8 +750,8 @@ std::int64_t HealthRepository::count(const std::string& kind) {
 
 void ControlRepository::set_halt(const std::string& reason, const std::string& at, const std::string& by) {
     guarded(j_, "cannot set the halt", [&] {
-        WriteScope scope(j_.db());
-        SQLite::Statement flag(j_.db(),
+        WriteScope scope(j_);
+        detail::CachedStatement flag(j_,
                                "INSERT INTO control_flags (name, value, reason, set_at, set_by)"
                                " VALUES ('halt', '1', ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
                                " value = excluded.value, reason = excluded.reason, set_at = excluded.set_at,"
@@ -760,7 +760,7 @@ void ControlRepository::set_halt(const std::string& reason, const std::string& a
         flag.bind(2, at);
         flag.bind(3, by);
         flag.exec();
-        SQLite::Statement history(j_.db(),
+        detail::CachedStatement history(j_,
                                   "INSERT INTO control_events (at, action, reason, actor) VALUES (?, 'halt', ?, ?)");
         history.bind(1, at);
         history.bind(2, reason);
@@ -772,9 +772,9 @@ void ControlRepository::set_halt(const std::string& reason, const std::string& a
 
 void ControlRepository::clear_halt(const std::string& at, const std::string& by) {
     guarded(j_, "cannot clear the halt", [&] {
-        WriteScope scope(j_.db());
+        WriteScope scope(j_);
         j_.db().exec("DELETE FROM control_flags WHERE name = 'halt'");
-        SQLite::Statement history(j_.db(),
+        detail::CachedStatement history(j_,
                                   "INSERT INTO control_events (at, action, reason, actor) VALUES (?, 'resume', NULL, ?)");
         history.bind(1, at);
         history.bind(2, by);
@@ -785,7 +785,7 @@ void ControlRepository::clear_halt(const std::string& at, const std::string& by)
 
 std::optional<Halt> ControlRepository::halt() {
     return guarded(j_, "cannot read the halt", [&]() -> std::optional<Halt> {
-        SQLite::Statement st(j_.db(), "SELECT reason, set_at, set_by FROM control_flags WHERE name = 'halt'");
+        detail::CachedStatement st(j_, "SELECT reason, set_at, set_by FROM control_flags WHERE name = 'halt'");
         if (!st.executeStep()) return std::nullopt;
         return Halt{detail::text_at(st, 0), detail::text_at(st, 1), detail::text_at(st, 2)};
     });

@@ -20,22 +20,60 @@ JournalError wrap(const std::filesystem::path& path, const std::string& what, co
     return JournalError(kind_of(e), "journal " + path.string() + ": " + what + ": " + e.what());
 }
 
-WriteScope::WriteScope(SQLite::Database& db) : db_(db) {
-    outer_ = sqlite3_get_autocommit(db_.getHandle()) != 0;
-    db_.exec(outer_ ? "BEGIN IMMEDIATE" : "SAVEPOINT ballast_write");
+std::unique_ptr<SQLite::Statement> StatementCache::take(std::string_view sql) {
+    if (const auto it = idle_.find(sql); it != idle_.end() && !it->second.empty()) {
+        auto st = std::move(it->second.back());
+        it->second.pop_back();
+        return st;
+    }
+    return std::make_unique<SQLite::Statement>(db_, std::string(sql));
+}
+
+void StatementCache::give_back(std::string_view sql, std::unique_ptr<SQLite::Statement> st) noexcept {
+    if (!st) return;
+    try {
+        st->reset();
+        st->clearBindings();
+        auto it = idle_.find(sql);
+        if (it == idle_.end()) it = idle_.emplace(std::string(sql), std::vector<std::unique_ptr<SQLite::Statement>>{}).first;
+        it->second.push_back(std::move(st));
+    } catch (...) {
+        // A statement that cannot be reset (or no memory to keep it) is finalized instead.
+    }
+}
+
+void StatementCache::run(std::string_view sql) {
+    auto st = take(sql);
+    try {
+        st->exec();
+    } catch (...) {
+        give_back(sql, std::move(st));
+        throw;
+    }
+    give_back(sql, std::move(st));
+}
+
+WriteScope::WriteScope(Journal& journal) : journal_(journal) {
+    outer_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0;
+    journal_.statements().run(outer_ ? "BEGIN IMMEDIATE" : "SAVEPOINT ballast_write");
 }
 
 WriteScope::~WriteScope() {
     if (done_) return;
     // Best effort: SQLite may already have rolled the transaction back on its own.
     try {
-        db_.exec(outer_ ? "ROLLBACK" : "ROLLBACK TO ballast_write; RELEASE ballast_write");
+        if (outer_) {
+            journal_.statements().run("ROLLBACK");
+        } else {
+            journal_.statements().run("ROLLBACK TO ballast_write");
+            journal_.statements().run("RELEASE ballast_write");
+        }
     } catch (const SQLite::Exception&) {
     }
 }
 
 void WriteScope::commit() {
-    db_.exec(outer_ ? "COMMIT" : "RELEASE ballast_write");
+    journal_.statements().run(outer_ ? "COMMIT" : "RELEASE ballast_write");
     done_ = true;
 }
 

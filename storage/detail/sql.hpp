@@ -6,9 +6,13 @@
 #include <SQLiteCpp/Statement.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/calendar.hpp"
 #include "core/decimal.hpp"
@@ -31,19 +35,71 @@ auto guarded(Journal& j, const char* what, F&& body) -> decltype(body()) {
     }
 }
 
+// Prepared statements of one connection, kept for reuse: preparing costs more than
+// running most of our statements. A statement is lent out by CachedStatement and comes
+// back reset, its bindings cleared; one lent out and asked for again (a nested use of the
+// same SQL) gets a fresh one, so uses never share a cursor.
+class StatementCache {
+public:
+    explicit StatementCache(SQLite::Database& db) : db_(db) {}
+    std::unique_ptr<SQLite::Statement> take(std::string_view sql);
+    void give_back(std::string_view sql, std::unique_ptr<SQLite::Statement> st) noexcept;
+    // Runs a statement with no parameters and no rows (BEGIN, SAVEPOINT, ...).
+    void run(std::string_view sql);
+
+private:
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    SQLite::Database& db_;
+    std::unordered_map<std::string, std::vector<std::unique_ptr<SQLite::Statement>>, Hash, std::equal_to<>> idle_;
+};
+
+// A statement from the journal's cache for the life of the scope; used like
+// SQLite::Statement (bind, exec, executeStep, getColumn) and passed where one is expected.
+class CachedStatement {
+public:
+    CachedStatement(Journal& journal, std::string_view sql)
+        : cache_(journal.statements()), sql_(sql), st_(cache_.take(sql)) {}
+    ~CachedStatement() { cache_.give_back(sql_, std::move(st_)); }
+    CachedStatement(const CachedStatement&) = delete;
+    CachedStatement& operator=(const CachedStatement&) = delete;
+
+    template <class... A>
+    void bind(A&&... args) {
+        st_->bind(std::forward<A>(args)...);
+    }
+    template <class... A>
+    void bindNoCopy(A&&... args) {
+        st_->bindNoCopy(std::forward<A>(args)...);
+    }
+    void reset() { st_->reset(); }
+    int exec() { return st_->exec(); }
+    bool executeStep() { return st_->executeStep(); }
+    SQLite::Column getColumn(int index) { return st_->getColumn(index); }
+    bool isColumnNull(int index) const { return st_->isColumnNull(index); }
+    operator SQLite::Statement&() { return *st_; }
+
+private:
+    StatementCache& cache_;
+    std::string sql_;
+    std::unique_ptr<SQLite::Statement> st_;
+};
+
 // A write scope that nests: BEGIN IMMEDIATE when no transaction is open (so the write
 // lock is taken up front and the busy timeout applies), otherwise a SAVEPOINT inside
 // the caller's transaction. Rolls back unless commit() was called.
 class WriteScope {
 public:
-    explicit WriteScope(SQLite::Database& db);
+    explicit WriteScope(Journal& journal);
     ~WriteScope();
     void commit();
     WriteScope(const WriteScope&) = delete;
     WriteScope& operator=(const WriteScope&) = delete;
 
 private:
-    SQLite::Database& db_;
+    Journal& journal_;
     bool outer_ = false;
     bool done_ = false;
 };

@@ -175,3 +175,47 @@ TEST_CASE("calendar days parse", "[core][rebalance][calendar_day]") {
     CHECK_FALSE(parse_calendar_day("Last"));
     CHECK(std::string(to_string(CalendarDay::last)) == "last");
 }
+
+TEST_CASE("calendar_hold agrees with decide_rebalance on every session, calendar and drift", "[core][rebalance]") {
+    // Over four years of sessions (year ends, holidays, Good Fridays) and every calendar:
+    // where calendar_hold says hold, decide_rebalance holds for any drift, with the same
+    // rule; where it says nothing, a calendar rebalances whatever the drift and the drift
+    // calendar follows the threshold.
+    const Drift small{0.001, "VTI", 0.401, 0.4};
+    const Drift large{0.2, "VTI", 0.6, 0.4};
+    const auto sessions = trading_days(day("2022-11-01"), day("2026-02-27"));
+    for (const auto calendar : {RebalanceCalendar::drift, RebalanceCalendar::daily, RebalanceCalendar::weekly,
+                                RebalanceCalendar::monthly, RebalanceCalendar::quarterly, RebalanceCalendar::annual}) {
+        for (const auto day : {CalendarDay::first, CalendarDay::last}) {
+            RebalanceRules rules;
+            rules.calendar = calendar;
+            rules.calendar_day = day;
+            rules.min_interval_days = 3;
+            std::optional<Date> last;
+            int rebalances = 0;
+            for (const auto s : sessions) {
+                const auto hold = calendar_hold(s, last, rules);
+                const auto with_small = decide_rebalance(s, last, small, rules);
+                const auto with_large = decide_rebalance(s, last, large, rules);
+                INFO(to_string(calendar) << " " << to_string(day) << " " << s.to_string());
+                if (hold) {
+                    CHECK_FALSE(hold->rebalance);
+                    CHECK_FALSE(with_small.rebalance);
+                    CHECK_FALSE(with_large.rebalance);
+                    CHECK(hold->reason.substr(0, 10) == with_large.reason.substr(0, 10));
+                } else if (calendar != RebalanceCalendar::drift) {
+                    CHECK(with_small.rebalance);
+                    CHECK(with_large.rebalance);
+                } else {
+                    CHECK_FALSE(with_small.rebalance);
+                    CHECK(with_large.rebalance);
+                }
+                if (with_large.rebalance) {
+                    last = s;
+                    ++rebalances;
+                }
+            }
+            CHECK(rebalances > 0);
+        }
+    }
+}
