@@ -313,7 +313,7 @@ int run_one(const Config& config, const std::shared_ptr<broker::SimMarket>& mark
     venue.sim_market = market;
     venue.market = market.get();
     if (const int rc = open_sim_broker(config, clock, false, venue); rc != kExitOk) return rc;
-    ChainJobs jobs(config, journal, *venue.broker, *venue.market, strategy, clock, false, log);
+    ChainJobs jobs(config, journal, *venue.broker, *venue.market, strategy, clock, false, log, JournalDetail::trading);
     Scheduler scheduler(clock, jobs, journal, config.schedule, run_id, false, log);
 
     out.strategy = config.strategy.name + " (" + config.strategy.kind + ")";

@@ -53,9 +53,10 @@ std::string client_order_id(bool dry_run, core::Date session, std::int64_t job_r
 }
 
 // Validates one bar for storage (the sim's CSV reader already does; a venue may not).
-std::optional<std::string> bar_problem(const core::Bar& b, core::Date session) {
+// `trading_day`: whether the exchange was open on b.date.
+std::optional<std::string> bar_problem(const core::Bar& b, core::Date session, bool trading_day) {
     if (b.date > session) return "dated after the session " + session.to_string();
-    if (!core::is_trading_day(b.date)) return "dated on a day the exchange was closed";
+    if (!trading_day) return "dated on a day the exchange was closed";
     if (!(b.open > 0 && b.high > 0 && b.low > 0 && b.close > 0 && b.adj_close > 0)) return "non-positive price";
     if (b.low > b.open || b.low > b.close || b.high < b.open || b.high < b.close) return "low/high inconsistent";
     return std::nullopt;
@@ -88,9 +89,12 @@ core::AccountState with_pending(core::AccountState account, const std::vector<st
 
 ChainJobs::ChainJobs(const Config& config, storage::Journal& journal, broker::Broker& broker,
                      broker::MarketData& market, const core::Strategy& strategy, Clock& clock, bool dry_run,
-                     std::shared_ptr<spdlog::logger> log)
+                     std::shared_ptr<spdlog::logger> log, JournalDetail detail)
     : config_(config), journal_(journal), broker_(broker), market_(market), strategy_(strategy), clock_(clock),
-      dry_run_(dry_run), log_(std::move(log)) {}
+      dry_run_(dry_run), log_(std::move(log)), detail_(detail), universe_(strategy.universe()) {
+    std::sort(universe_.begin(), universe_.end());
+    universe_.erase(std::unique(universe_.begin(), universe_.end()), universe_.end());
+}
 
 awaitable<JobResult> ChainJobs::run(core::Job job, core::Date session, std::int64_t job_run_id) {
     // One overall deadline per job for every remote call it makes.
@@ -104,86 +108,115 @@ awaitable<JobResult> ChainJobs::run(core::Job job, core::Date session, std::int6
 }
 
 awaitable<JobResult> ChainJobs::data_update(core::Date session) {
-    storage::BarRepository bars(journal_);
     // The strategy's symbols and whatever the account holds (a position outside the
-    // targets still needs a price to be valued and sold).
+    // targets still needs a price to be valued and sold), sorted.
     auto account = co_await broker_.account();
     if (!account) co_return fail("broker account: " + account.error().message);
-    std::set<core::Symbol> wanted;
-    for (const auto& s : strategy_.universe()) wanted.insert(s);
-    for (const auto& p : account.value().positions) wanted.insert(p.symbol);
-    const std::vector<core::Symbol> universe(wanted.begin(), wanted.end());
-    // Fetch from the oldest "last stored bar" of those symbols (or a year back).
-    core::Date from = session;
-    for (const auto& s : universe) {
-        const auto last = bars.last_date(s);
-        const core::Date start = last ? last->plus_days(1) : session.plus_days(-kInitialHistoryDays);
-        from = std::min(from, start);
+    std::vector<core::Symbol> universe = universe_;
+    for (const auto& p : account.value().positions)
+        if (!std::binary_search(universe_.begin(), universe_.end(), p.symbol)) universe.push_back(p.symbol);
+    if (universe.size() > universe_.size()) {
+        const auto middle = universe.begin() + static_cast<std::ptrdiff_t>(universe_.size());
+        std::sort(middle, universe.end());
+        universe.erase(std::unique(middle, universe.end()), universe.end());
+        std::inplace_merge(universe.begin(), middle, universe.end());
     }
+    std::vector<Series*> wanted;
+    wanted.reserve(universe.size());
+    for (const auto& s : universe) wanted.push_back(&series(s));
+    // Fetch from the oldest "last known bar" of those symbols (or a year back).
+    core::Date from = session;
+    for (const Series* s : wanted)
+        from = std::min(from, s->dates.empty() ? session.plus_days(-kInitialHistoryDays) : s->dates.back().plus_days(1));
     // The chain trades on the bars of `through`: this session when the data update runs
     // after the close, the previous one when it runs before (a market-hours schedule).
     const core::Date through = data_date(session);
-    // Everything up to `through` already stored (e.g. a resumed job): nothing to fetch.
+    // Everything up to `through` already known (e.g. a resumed job): nothing to fetch.
     broker::Result<std::vector<core::Bar>> fetched = std::vector<core::Bar>{};
     if (from <= through) fetched = co_await market_.daily_bars(universe, from, through);
     if (!fetched) co_return fail("market data: " + fetched.error().message);
-    std::vector<core::Bar> good;
-    std::set<std::pair<core::Symbol, core::Date>> seen;
-    for (const auto& b : fetched.value()) {
-        if (auto problem = bar_problem(b, through))
-            co_return fail("invalid bar " + b.symbol + " " + b.date.to_string() + ": " + *problem + "; holding");
-        if (!seen.insert({b.symbol, b.date}).second)
-            co_return fail("duplicate bar " + b.symbol + " " + b.date.to_string() + " from market data; holding");
-        good.push_back(b);
-    }
-    // No gaps: every trading day after a symbol's last stored bar (or its first fetched
-    // one) up to `through` must be there.
-    for (const auto& s : universe) {
-        const auto last = bars.last_date(s);
-        std::optional<core::Date> first_new;
-        for (const auto& b : good)
-            if (b.symbol == s && (!first_new || b.date < *first_new)) first_new = b.date;
-        const auto start = last ? std::optional<core::Date>(last->plus_days(1)) : first_new;
-        if (!start || *start > through) continue;
-        std::vector<std::string> missing;
-        for (const auto d : core::trading_days(*start, through))
-            if (!seen.count({s, d})) missing.push_back(d.to_string());
-        if (!missing.empty())
-            co_return fail("gap in the market data: no bar for " + s + " on " + missing.front() +
-                           (missing.size() > 1 ? " and " + std::to_string(missing.size() - 1) + " more trading day(s)" : "") +
-                           " up to " + through.to_string() + "; holding");
-    }
-    bars.upsert(good, "market-data");
-    remember(good);
-    // Every symbol needs a bar for that very session: anything else is stale data.
-    for (const auto& s : universe) {
-        if (!bar_on(s, through)) {
-            const auto last = bars.last_date(s);
-            co_return fail("no bar for " + s + " on " + through.to_string() + " (latest stored: " +
-                           (last ? last->to_string() : std::string("none")) + "); holding");
+    std::vector<core::Bar> bars = std::move(fetched).value();
+    const auto by_symbol_date = [](const core::Bar& a, const core::Bar& b) {
+        return a.symbol != b.symbol ? a.symbol < b.symbol : a.date < b.date;
+    };
+    if (!std::is_sorted(bars.begin(), bars.end(), by_symbol_date))
+        std::stable_sort(bars.begin(), bars.end(), by_symbol_date);
+    std::optional<core::Date> checked_day;  // the bars of a fetch share few dates: one calendar look-up each
+    bool checked_open = false;
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        const auto& b = bars[i];
+        if (b.date != checked_day) {
+            checked_day = b.date;
+            checked_open = core::is_trading_day(b.date);
         }
+        if (auto problem = bar_problem(b, through, checked_open))
+            co_return fail("invalid bar " + b.symbol + " " + b.date.to_string() + ": " + *problem + "; holding");
+        if (i > 0 && bars[i - 1].symbol == b.symbol && bars[i - 1].date == b.date)
+            co_return fail("duplicate bar " + b.symbol + " " + b.date.to_string() + " from market data; holding");
     }
-    co_return ok("stored " + std::to_string(good.size()) + " bars for " + std::to_string(universe.size()) +
-                 " symbols through " + through.to_string());
+    // No gaps: every trading day after a symbol's last known bar (or its first fetched
+    // one) up to `through` must be there. The bars are valid, unique trading days up to
+    // `through`, so counting them is enough; the missing days are listed only on failure.
+    std::vector<core::Date> days;  // trading days from the earliest start to `through`
+    auto first_bar = bars.begin();
+    for (const Series* s : wanted) {
+        first_bar = std::lower_bound(first_bar, bars.end(), s->symbol,
+                                     [](const core::Bar& b, const core::Symbol& sym) { return b.symbol < sym; });
+        auto end_bar = first_bar;
+        while (end_bar != bars.end() && end_bar->symbol == s->symbol) ++end_bar;
+        const std::optional<core::Date> start =
+            !s->dates.empty() ? std::optional<core::Date>(s->dates.back().plus_days(1))
+                              : (first_bar != end_bar ? std::optional<core::Date>(first_bar->date) : std::nullopt);
+        if (start && *start <= through) {
+            if (days.empty() || days.front() > *start) days = core::trading_days(std::min(*start, from), through);
+            const auto expected = days.end() - std::lower_bound(days.begin(), days.end(), *start);
+            const auto got = end_bar - std::lower_bound(first_bar, end_bar, *start,
+                                                        [](const core::Bar& b, core::Date d) { return b.date < d; });
+            if (got != expected) {
+                std::vector<std::string> missing;
+                for (auto d = std::lower_bound(days.begin(), days.end(), *start); d != days.end(); ++d)
+                    if (!std::binary_search(first_bar, end_bar, *d, [](const auto& x, const auto& y) {
+                            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, core::Date>) return x < y.date;
+                            else return x.date < y;
+                        }))
+                        missing.push_back(d->to_string());
+                co_return fail("gap in the market data: no bar for " + s->symbol + " on " + missing.front() +
+                               (missing.size() > 1 ? " and " + std::to_string(missing.size() - 1) + " more trading day(s)"
+                                                   : "") +
+                               " up to " + through.to_string() + "; holding");
+            }
+        }
+        first_bar = end_bar;
+    }
+    if (detail_ == JournalDetail::full) storage::BarRepository(journal_).upsert(bars, "market-data");
+    for (const auto& b : bars) remember(b);
+    // Every symbol needs a bar for that very session: anything else is stale data.
+    for (const Series* s : wanted) {
+        if (s->dates.empty() || s->dates.back() != through)
+            co_return fail("no bar for " + s->symbol + " on " + through.to_string() + " (latest known: " +
+                           (s->dates.empty() ? std::string("none") : s->dates.back().to_string()) + "); holding");
+    }
+    co_return ok(std::string(detail_ == JournalDetail::full ? "stored " : "read ") + std::to_string(bars.size()) +
+                 " bars for " + std::to_string(universe.size()) + " symbols through " + through.to_string());
 }
 
 awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run_id) {
+    // A backtest evaluates the strategy only where the rebalance may trade.
+    if (detail_ == JournalDetail::trading)
+        if (const auto hold = core::calendar_hold(session, last_rebalance(), config_.rebalance))
+            co_return ok("not evaluated: no rebalance due (" + hold->reason + ")");
     core::StrategyInput input;
     input.session = session;
     const auto lookback = static_cast<int>(strategy_.lookback());
     const core::Date through = data_date(session);
     // Enough calendar days to hold `lookback` sessions, holidays included.
     const core::Date from = core::history_start(through, static_cast<std::size_t>(lookback));
-    for (const auto& s : strategy_.universe()) {
-        const auto& all = history(s);
-        const auto first = std::lower_bound(all.begin(), all.end(), from,
-                                            [](const core::Bar& b, core::Date d) { return b.date < d; });
-        const auto last = std::upper_bound(all.begin(), all.end(), through,
-                                           [](core::Date d, const core::Bar& b) { return d < b.date; });
-        if (first == last || std::prev(last)->date != through) continue;  // no close: the strategy sees none
-        auto& closes = input.closes[s];
-        closes.reserve(static_cast<std::size_t>(last - first));
-        for (auto it = first; it != last; ++it) closes.push_back(core::valuation_close(*it, config_.sim.price_field));
+    for (const auto& sym : universe_) {
+        const Series& s = series(sym);
+        const auto first = std::lower_bound(s.dates.begin(), s.dates.end(), from);
+        const auto last = std::upper_bound(s.dates.begin(), s.dates.end(), through);
+        if (first == last || *std::prev(last) != through) continue;  // no close: the strategy sees none
+        input.closes[sym].assign(s.closes.begin() + (first - s.dates.begin()), s.closes.begin() + (last - s.dates.begin()));
     }
     const auto out = strategy_.evaluate(input);
     if (dry_run_) {
@@ -207,21 +240,20 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
     co_return ok(detail);
 }
 
-std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const core::AccountState& account,
-                                                   const core::Prices& prices) {
+std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const core::AccountState& account) {
     const auto& limits = config_.breakers;
     if (!limits.max_daily_loss && !limits.max_drawdown && !limits.max_consecutive_rejections) return std::nullopt;
+    const auto equity = account_value(session, account);
+    if (!equity) return std::nullopt;  // unvalued: the drift check holds anyway
     core::BreakerInputs in;
-    in.equity = account.cash;
-    for (const auto& p : account.positions) {
-        const auto it = prices.find(p.symbol);
-        if (it == prices.end()) return std::nullopt;  // unvalued: the drift check holds anyway
-        in.equity += p.qty * it->second;
+    in.equity = *equity;
+    storage::EquityRepository snapshots(journal_);
+    if (limits.max_daily_loss) in.previous_close_equity = snapshots.before(session);
+    if (limits.max_drawdown) {
+        if (!equity_peak_) equity_peak_ = snapshots.peak();
+        in.peak_equity = std::max(equity_peak_->value_or(in.equity), in.equity);
     }
-    storage::EquityRepository equity(journal_);
-    in.previous_close_equity = equity.before(session);
-    in.peak_equity = std::max(equity.peak().value_or(in.equity), in.equity);
-    in.consecutive_rejections = storage::OrderRepository(journal_).trailing_rejections();
+    if (limits.max_consecutive_rejections) in.consecutive_rejections = storage::OrderRepository(journal_).trailing_rejections();
     auto trip = core::evaluate_breakers(in, limits);
     if (!trip) return std::nullopt;
     const auto now = core::format_utc(clock_.now());
@@ -231,38 +263,49 @@ std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const co
     return trip;
 }
 
-const std::vector<core::Bar>& ChainJobs::history(const core::Symbol& symbol) {
-    auto it = history_.find(symbol);
-    if (it == history_.end()) {
-        // First use: everything the journal holds for the symbol.
-        auto bars = storage::BarRepository(journal_).range(symbol, core::Date::from_days(-1'000'000),
-                                                           core::Date::from_days(1'000'000));
-        it = history_.emplace(symbol, std::move(bars)).first;
+ChainJobs::Series& ChainJobs::series(const core::Symbol& symbol) {
+    if (series_cursor_ < series_.size() && series_[series_cursor_].symbol == symbol) return series_[series_cursor_++];
+    if (const auto it = series_index_.find(symbol); it != series_index_.end()) {
+        series_cursor_ = it->second + 1;
+        return series_[it->second];
     }
-    return it->second;
+    // First use: everything the journal holds for the symbol.
+    Series s;
+    s.symbol = symbol;
+    for (const auto& b : storage::BarRepository(journal_).range(symbol, core::Date::from_days(-1'000'000),
+                                                                core::Date::from_days(1'000'000))) {
+        s.dates.push_back(b.date);
+        s.closes.push_back(core::valuation_close(b, config_.sim.price_field));
+    }
+    series_index_.emplace(symbol, series_.size());
+    series_.push_back(std::move(s));
+    series_cursor_ = series_.size();
+    return series_.back();
 }
 
-void ChainJobs::remember(const std::vector<core::Bar>& bars) {
-    for (const auto& b : bars) {
-        const auto it = history_.find(b.symbol);
-        if (it == history_.end()) continue;  // not loaded yet: history() will read it from the journal
-        auto& v = it->second;
-        if (v.empty() || v.back().date < b.date) {
-            v.push_back(b);
-            continue;
-        }
-        const auto at = std::lower_bound(v.begin(), v.end(), b.date,
-                                         [](const core::Bar& x, core::Date d) { return x.date < d; });
-        if (at != v.end() && at->date == b.date) *at = b;  // upsert, as in the journal
-        else v.insert(at, b);
+void ChainJobs::remember(const core::Bar& b) {
+    Series& s = series(b.symbol);
+    const double close = core::valuation_close(b, config_.sim.price_field);
+    if (s.dates.empty() || s.dates.back() < b.date) {
+        s.dates.push_back(b.date);
+        s.closes.push_back(close);
+        return;
+    }
+    const auto at = std::lower_bound(s.dates.begin(), s.dates.end(), b.date);
+    const auto i = at - s.dates.begin();
+    if (at != s.dates.end() && *at == b.date) {
+        s.closes[static_cast<std::size_t>(i)] = close;  // upsert, as in the journal
+    } else {
+        s.dates.insert(at, b.date);
+        s.closes.insert(s.closes.begin() + i, close);
     }
 }
 
-const core::Bar* ChainJobs::bar_on(const core::Symbol& symbol, core::Date date) {
-    const auto& v = history(symbol);
-    const auto it = std::lower_bound(v.begin(), v.end(), date,
-                                     [](const core::Bar& x, core::Date d) { return x.date < d; });
-    return it != v.end() && it->date == date ? &*it : nullptr;
+std::optional<double> ChainJobs::close_on(const Series& s, core::Date date) {
+    if (!s.dates.empty() && s.dates.back() == date) return s.closes.back();
+    const auto at = std::lower_bound(s.dates.begin(), s.dates.end(), date);
+    if (at == s.dates.end() || *at != date) return std::nullopt;
+    return s.closes[static_cast<std::size_t>(at - s.dates.begin())];
 }
 
 core::Date ChainJobs::data_date(core::Date session) const {
@@ -270,22 +313,40 @@ core::Date ChainJobs::data_date(core::Date session) const {
 }
 
 core::Prices ChainJobs::session_prices(core::Date session, const core::AccountState& account) {
-    std::set<core::Symbol> symbols;
-    for (const auto& s : strategy_.universe()) symbols.insert(s);
-    for (const auto& p : account.positions) symbols.insert(p.symbol);
+    std::vector<core::Symbol> symbols = universe_;
+    for (const auto& p : account.positions) symbols.push_back(p.symbol);
     core::Prices prices;
     const core::Date date = data_date(session);
     for (const auto& s : symbols)
-        if (const core::Bar* bar = bar_on(s, date))
-            if (auto p = core::to_price(core::valuation_close(*bar, config_.sim.price_field))) prices[s] = *p;
+        if (const auto close = close_on(series(s), date))
+            if (auto p = core::to_price(*close)) prices[s] = *p;
     return prices;
+}
+
+std::optional<Decimal> ChainJobs::account_value(core::Date session, const core::AccountState& account) {
+    const core::Date date = data_date(session);
+    Decimal equity = account.cash;
+    for (const auto& p : account.positions) {
+        const auto close = close_on(series(p.symbol), date);
+        const auto price = close ? core::to_price(*close) : std::nullopt;
+        if (!price) return std::nullopt;
+        equity += p.qty * *price;
+    }
+    return equity;
+}
+
+std::optional<core::Date> ChainJobs::last_rebalance() {
+    if (!last_rebalance_) last_rebalance_ = storage::SignalRepository(journal_).last_rebalance();
+    return *last_rebalance_;
 }
 
 void ChainJobs::record_update(std::int64_t order_id, const std::string& known_status, Decimal known_filled,
                               const broker::OrderUpdate& u, std::optional<Decimal> known_avg) {
     storage::OrderRepository orders(journal_);
+    last_rebalance_.reset();  // an order's fate decides whether its session counts as a rebalance
     const std::string at = u.updated_at.empty() ? core::format_utc(clock_.now()) : u.updated_at;
     if (u.filled_qty > known_filled) {
+        filled_this_job_ = true;
         const bool complete = u.status == "filled";
         const Decimal delta = u.filled_qty - known_filled;
         // The broker reports the average over all fills: the new shares' own price is what
@@ -315,6 +376,7 @@ awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
     storage::OrderRepository orders(journal_);
     int open = 0;
     for (const auto& row : orders.non_terminal()) {
+        last_rebalance_.reset();
         auto update = co_await broker_.order_by_client_id(row.client_order_id);
         if (!update) {
             if (update.error().kind == broker::BrokerError::Kind::not_found && row.status == "intent") {
@@ -347,8 +409,9 @@ awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
     co_return open;
 }
 
-std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account) {
-    const auto prices = session_prices(session, account);
+std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account,
+                                bool with_positions) {
+    const core::Date date = data_date(session);
     storage::EquitySnapshot snap;
     snap.job_run_id = job_run_id;
     snap.session = session;
@@ -356,21 +419,24 @@ std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, con
     snap.cash = account.cash;
     snap.equity = account.cash;
     for (const auto& p : account.positions) {
-        const auto it = prices.find(p.symbol);
-        if (it == prices.end()) return "no price for held " + p.symbol + "; equity not snapshotted";
-        const Decimal value = (p.qty * it->second).round_half_away(2);
-        snap.positions.push_back({p.symbol, p.qty, it->second, value, 0.0});
+        const auto close = close_on(series(p.symbol), date);
+        const auto price = close ? core::to_price(*close) : std::nullopt;
+        if (!price) return "no price for held " + p.symbol + "; equity not snapshotted";
+        const Decimal value = (p.qty * *price).round_half_away(2);
+        if (with_positions) snap.positions.push_back({p.symbol, p.qty, *price, value, 0.0});
         snap.equity += value;
     }
     for (auto& p : snap.positions)
         p.weight = snap.equity.is_positive() ? p.market_value.to_double() / snap.equity.to_double() : 0.0;
     storage::EquityRepository(journal_).save(snap);
+    if (equity_peak_ && (!*equity_peak_ || snap.equity > **equity_peak_)) *equity_peak_ = snap.equity;
     return "";
 }
 
 awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_run_id) {
     storage::SignalRepository signals(journal_);
     storage::OrderRepository orders(journal_);
+    filled_this_job_ = false;
 
     // 1. Unfinished orders first: the broker is the source of truth.
     auto open = co_await reconcile_orders();
@@ -403,12 +469,17 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
 
     // Journals the decision and the equity snapshot. Callers pass named values only (see above).
     auto finish = [&](bool rebalanced, const std::string& reason, const core::Drift& drift) -> awaitable<JobResult> {
-        if (!dry_run_)
+        if (!dry_run_) {
             signals.save_decision(job_run_id, {session, rebalanced, reason, drift.max, drift.symbol});
+            if (rebalanced) last_rebalance_.reset();
+        }
         auto after = co_await broker_.account();
         if (!after) co_return fail("broker account after trading: " + after.error().message);
         if (!dry_run_) {
-            if (auto problem = snapshot(session, job_run_id, after.value()); !problem.empty()) co_return fail(problem);
+            // A backtest snapshots positions only where they changed.
+            const bool with_positions = detail_ == JournalDetail::full || filled_this_job_;
+            if (auto problem = snapshot(session, job_run_id, after.value(), with_positions); !problem.empty())
+                co_return fail(problem);
         }
         co_return ok((rebalanced ? "rebalanced: " : "hold: ") + reason);
     };
@@ -426,6 +497,18 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         co_return co_await finish(false, why, no_drift);
     }
 
+    // Circuit breakers: a trip halts all trading, persisted, until `ballast resume`.
+    if (const auto trip = check_breakers(session, account.value())) {
+        const std::string why = "circuit breaker " + trip->rule + " tripped: " + trip->reason + "; halted";
+        co_return co_await finish(false, why, no_drift);
+    }
+    // A backtest neither evaluated the strategy nor measures drift where the rules hold anyway.
+    if (detail_ == JournalDetail::trading)
+        if (const auto hold = core::calendar_hold(session, last_rebalance(), config_.rebalance)) {
+            const std::string why = hold->reason;
+            co_return co_await finish(false, why, no_drift);
+        }
+
     // 3. Decide.
     core::Weights targets;
     if (auto it = targets_.find(session); it != targets_.end()) targets = it->second;
@@ -433,17 +516,12 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
     const auto prices = session_prices(session, account.value());
     const core::AccountState holdings = with_pending(account.value(), own_open, prices);
-    // Circuit breakers: a trip halts all trading, persisted, until `ballast resume`.
-    if (const auto trip = check_breakers(session, account.value(), prices)) {
-        const std::string why = "circuit breaker " + trip->rule + " tripped: " + trip->reason + "; halted";
-        co_return co_await finish(false, why, no_drift);
-    }
     const auto measured = core::measure_drift(holdings, targets, prices, config_.rebalance.drift_mode);
     if (!measured.drift) {
         const std::string why = "cannot measure drift: " + measured.problem;
         co_return co_await finish(false, why, no_drift);
     }
-    const auto decision = core::decide_rebalance(session, signals.last_rebalance(), *measured.drift, config_.rebalance);
+    const auto decision = core::decide_rebalance(session, last_rebalance(), *measured.drift, config_.rebalance);
     if (!decision.rebalance) co_return co_await finish(false, decision.reason, *measured.drift);
 
     // 4. Plan and apply the risk limits.
@@ -518,7 +596,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     }
 
     // Rejections in a row also trip a breaker, halting the sessions that follow.
-    if (config_.breakers.max_consecutive_rejections) check_breakers(session, account.value(), prices);
+    if (config_.breakers.max_consecutive_rejections) check_breakers(session, account.value());
 
     stats_.orders += legs.sent;
     if (legs.sent > 0) ++stats_.rebalances;

@@ -17,9 +17,12 @@
 //   applies the risk limits, journals each order's intent before sending it, sends
 //   sells before buys, records what the broker answered, and snapshots equity.
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include "broker/broker.hpp"
 #include "core/risk.hpp"
@@ -37,10 +40,25 @@ struct JobStats {
     int rejected = 0;         // orders the broker rejected
 };
 
+// What a chain journals besides its job runs, orders, rebalance decisions and equity
+// (which it always journals). Either way it decides and trades the same.
+enum class JournalDetail {
+    // The daemon (and `demo`, `run --replay`): every bar it fetches, and every session's
+    // signals, targets, drift and positions.
+    full,
+    // Backtests: the bars are the input files and are not copied; the strategy is
+    // evaluated (and its signals and targets journaled) only on sessions where the
+    // rebalance rules allow trading (core::calendar_hold), and positions are snapshotted
+    // on sessions whose orders filled. This is what lets a backtest of years of a large
+    // universe run in about a second.
+    trading,
+};
+
 class ChainJobs final : public JobRunner {
 public:
     ChainJobs(const Config& config, storage::Journal& journal, broker::Broker& broker, broker::MarketData& market,
-              const core::Strategy& strategy, Clock& clock, bool dry_run, std::shared_ptr<spdlog::logger> log);
+              const core::Strategy& strategy, Clock& clock, bool dry_run, std::shared_ptr<spdlog::logger> log,
+              JournalDetail detail = JournalDetail::full);
 
     awaitable<JobResult> run(core::Job job, core::Date session, std::int64_t job_run_id) override;
     const JobStats& stats() const { return stats_; }
@@ -73,20 +91,35 @@ private:
     void record_update(std::int64_t order_id, const std::string& known_status, core::Decimal known_filled,
                        const broker::OrderUpdate& update, std::optional<core::Decimal> known_avg = std::nullopt);
     // Evaluates the circuit breakers (daily loss, drawdown from the journaled peak,
-    // rejections in a row); on a trip persists the halt and a health event.
-    std::optional<core::Trip> check_breakers(core::Date session, const core::AccountState& account,
-                                             const core::Prices& prices);
-    // A symbol's bars, ascending: a copy of the journal's, read from it on first use and
-    // kept current by data_update, so that signals and valuations do not query SQLite.
-    const std::vector<core::Bar>& history(const core::Symbol& symbol);
-    void remember(const std::vector<core::Bar>& bars);
-    const core::Bar* bar_on(const core::Symbol& symbol, core::Date date);
+    // rejections in a row) on the account valued at the session's closes; on a trip
+    // persists the halt and a health event.
+    std::optional<core::Trip> check_breakers(core::Date session, const core::AccountState& account);
+
+    // A symbol's valuation closes, ascending by date: the journal's bars, read on first use
+    // and kept current by data_update, so that signals and valuations do not query SQLite.
+    struct Series {
+        core::Symbol symbol;
+        std::vector<core::Date> dates;
+        std::vector<double> closes;  // valuation closes (config.sim.price_field)
+    };
+    Series& series(const core::Symbol& symbol);
+    void remember(const core::Bar& bar);
+    // The valuation close of a series on `date`, or nullopt.
+    static std::optional<double> close_on(const Series& s, core::Date date);
     // The session whose bars the chain of `session` trades on: `session` itself when the
     // data update is scheduled at or after the 16:00 close, else the previous session.
     core::Date data_date(core::Date session) const;
     // Valuation closes of the session for the strategy's symbols and every held one.
     core::Prices session_prices(core::Date session, const core::AccountState& account);
-    std::string snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account);
+    // Cash plus every position at the session's valuation close; nullopt when a held
+    // symbol has no close for it.
+    std::optional<core::Decimal> account_value(core::Date session, const core::AccountState& account);
+    // `with_positions`: the positions too (else the equity alone).
+    std::string snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account,
+                         bool with_positions);
+    // The session of the last rebalance that placed orders (SignalRepository::last_rebalance),
+    // read once and again after anything that can change it.
+    std::optional<core::Date> last_rebalance();
 
     const Config& config_;
     storage::Journal& journal_;
@@ -97,8 +130,15 @@ private:
     bool dry_run_;
     std::shared_ptr<spdlog::logger> log_;
     JobStats stats_;
+    JournalDetail detail_;
+    std::vector<core::Symbol> universe_;  // the strategy's, sorted
     std::map<core::Date, core::Weights> targets_;  // from this process's signals jobs
-    std::map<core::Symbol, std::vector<core::Bar>> history_;  // see history()
+    std::deque<Series> series_;  // see series(); a deque: references stay valid as it grows
+    std::unordered_map<core::Symbol, std::size_t> series_index_;
+    std::size_t series_cursor_ = 0;  // where the next bar's series probably is
+    std::optional<std::optional<core::Date>> last_rebalance_;  // outer nullopt: not read yet
+    std::optional<std::optional<core::Decimal>> equity_peak_;   // outer nullopt: not read yet
+    bool filled_this_job_ = false;  // record_update saw new fills during the current job
 };
 
 }  // namespace ballast::daemon

@@ -65,7 +65,7 @@ double run_once(const std::filesystem::path& journal_path, int symbols, const st
     bc.initial_cash = core::Decimal::from_int(1'000'000);
     broker::SimBroker broker(market, bc, [&] { return clock.now(); });
     const auto run_id = storage::RunRepository(*journal).start_run("bench", "sim", "", "x");
-    daemon::ChainJobs jobs(config, *journal, broker, *market, strategy, clock, false, log);
+    daemon::ChainJobs jobs(config, *journal, broker, *market, strategy, clock, false, log, daemon::JournalDetail::trading);
     daemon::Scheduler scheduler(clock, jobs, *journal, config.schedule, run_id, false, log);
     const auto start = std::chrono::steady_clock::now();
     net::io_context io;
