@@ -141,6 +141,7 @@ Result<bool> SimBroker::load_state() {
         positions_[sym] = *qty;
     }
     orders_.clear();
+    open_.clear();
     by_client_id_.clear();
     if (!j.contains("orders") || !j["orders"].is_array()) return bad("orders", "an array");
     for (const auto& o : j["orders"]) {
@@ -176,6 +177,7 @@ Result<bool> SimBroker::load_state() {
             return bad("orders[" + idx + "]", std::string("an order object (") + e.what() + ")");
         }
         by_client_id_[order.request.client_order_id] = orders_.size();
+        if (!is_terminal_status(order.update.status)) open_.push_back(orders_.size());
         orders_.push_back(std::move(order));
     }
     return true;
@@ -290,8 +292,9 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
 std::optional<BrokerError> SimBroker::settle() {
     const auto now = core::utc_to_ny(now_());
     bool changed = false;
-    for (auto& order : orders_) {
-        if (is_terminal_status(order.update.status)) continue;
+    for (const std::size_t index : open_) {
+        auto& order = orders_[index];
+        if (is_terminal_status(order.update.status)) continue;  // canceled meanwhile
         const core::Bar* bar = order.submitted_minutes < kOpenMinutes
                                    ? market_->bar(order.request.symbol, order.submitted_date)
                                    : nullptr;
@@ -303,6 +306,7 @@ std::optional<BrokerError> SimBroker::settle() {
         fill(order, *bar, *price);
         changed = true;
     }
+    std::erase_if(open_, [&](std::size_t i) { return is_terminal_status(orders_[i].update.status); });
     return changed ? save_state() : std::nullopt;
 }
 
@@ -351,6 +355,7 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
         }
     }
     by_client_id_[request.client_order_id] = orders_.size();
+    if (!is_terminal_status(order.update.status)) open_.push_back(orders_.size());
     orders_.push_back(order);
     if (auto e = save_state()) co_return *e;
     co_return order.update;

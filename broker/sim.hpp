@@ -99,6 +99,7 @@ private:
     core::Decimal cash_;
     std::map<core::Symbol, core::Decimal> positions_;
     std::vector<SimOrder> orders_;
+    std::vector<std::size_t> open_;  // indexes into orders_ of the orders not yet terminal
     std::map<std::string, std::size_t> by_client_id_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 
 namespace ballast::core {
 namespace {
@@ -15,23 +16,55 @@ std::string pct2(double fraction) {
 }
 
 // The state the approved orders so far would leave, at the plan's prices.
+// The account as the approved orders leave it, with its gross exposure kept current
+// order by order (exact decimals: the same sum as adding up every position each time).
 struct Book {
     std::map<Symbol, Decimal> held;  // shares by symbol
     Decimal cash;
+    Decimal priced_gross;       // sum of |qty x price| over the held symbols with a price
+    std::set<Symbol> unpriced;  // held (non-zero) symbols without a price
 
-    // Sum of |qty x price|; nullopt (and `missing` set) when a held symbol has no price.
-    std::optional<Decimal> gross(const Prices& prices, Symbol& missing) const {
-        Decimal sum;
+    Book(const AccountState& account, const Prices& prices) : cash(account.cash) {
+        for (const auto& p : account.positions) held[p.symbol] += p.qty;
         for (const auto& [s, q] : held) {
             if (q.is_zero()) continue;
             const auto it = prices.find(s);
-            if (it == prices.end()) {
-                missing = s;
-                return std::nullopt;
-            }
-            sum += (q * it->second).abs();
+            if (it == prices.end()) unpriced.insert(s);
+            else priced_gross += (q * it->second).abs();
         }
-        return sum;
+    }
+    Decimal qty(const Symbol& s) const {
+        const auto it = held.find(s);
+        return it == held.end() ? Decimal{} : it->second;
+    }
+    // Sum of |qty x price| with `symbol` holding `qty` shares instead; nullopt (and `missing`
+    // set to the first such symbol) when a held symbol has no price.
+    std::optional<Decimal> gross_with(const Symbol& symbol, Decimal qty, const Prices& prices, Symbol& missing) const {
+        const Decimal had = this->qty(symbol);
+        const auto price = prices.find(symbol);
+        const bool unpriced_after = price == prices.end() && !qty.is_zero();
+        std::optional<Symbol> first;  // in symbol order, as a walk over every holding finds it
+        for (const auto& s : unpriced)
+            if (s != symbol) {
+                first = s;
+                break;
+            }
+        if (unpriced_after && (!first || symbol < *first)) first = symbol;
+        if (first) {
+            missing = *first;
+            return std::nullopt;
+        }
+        if (price == prices.end()) return priced_gross;
+        return priced_gross - (had * price->second).abs() + (qty * price->second).abs();
+    }
+    void apply(const Symbol& symbol, Decimal qty, Decimal new_cash, const Prices& prices) {
+        const Decimal had = this->qty(symbol);
+        const auto price = prices.find(symbol);
+        if (price != prices.end()) priced_gross += (qty * price->second).abs() - (had * price->second).abs();
+        if (price == prices.end() && !qty.is_zero()) unpriced.insert(symbol);
+        else unpriced.erase(symbol);
+        held[symbol] = qty;
+        cash = new_cash;
     }
 };
 
@@ -83,9 +116,7 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
     Prices valuation = prices;
     for (const auto& o : plan.orders) valuation.emplace(o.symbol, o.price);
 
-    Book book;
-    book.cash = account.cash;
-    for (const auto& p : account.positions) book.held[p.symbol] += p.qty;
+    Book book(account, valuation);
     const Decimal equity = plan.equity;
     const bool equity_ok = equity.is_positive();
     // The planner's reserve arithmetic (see RiskLimits::cash_reserve).
@@ -142,7 +173,7 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
                 continue;
             }
             // max_position_weight
-            const Decimal have = book.held.count(order.symbol) ? book.held.at(order.symbol) : Decimal{};
+            const Decimal have = book.qty(order.symbol);
             const Decimal after = (have * valuation.at(order.symbol) + order.notional) / equity;
             if (after > limits.max_position_fraction) {
                 deny("max_position_weight", "position in " + order.symbol + " would be " + pct2(after) +
@@ -152,14 +183,15 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
         }
 
         // max_gross_exposure, for any order that raises it.
-        Book next = book;
-        next.held[order.symbol] += buy ? order.qty : -order.qty;
-        next.cash += buy ? -cost : cost;
+        const Decimal next_qty = book.qty(order.symbol) + (buy ? order.qty : -order.qty);
+        const Decimal next_cash = book.cash + (buy ? -cost : cost);
         // A sell within the held quantity cannot raise it; skip (it needs every held price).
-        const bool may_raise = buy || next.held[order.symbol].is_negative();
+        const bool may_raise = buy || next_qty.is_negative();
         Symbol missing;
-        const auto gross_before = may_raise ? book.gross(valuation, missing) : std::optional<Decimal>{};
-        const auto gross_after = may_raise ? next.gross(valuation, missing) : std::optional<Decimal>{};
+        const auto gross_before =
+            may_raise ? book.gross_with(order.symbol, book.qty(order.symbol), valuation, missing) : std::optional<Decimal>{};
+        const auto gross_after =
+            may_raise && gross_before ? book.gross_with(order.symbol, next_qty, valuation, missing) : std::optional<Decimal>{};
         if (may_raise && (!gross_before || !gross_after)) {
             deny("max_gross_exposure", "no price for held " + missing + "; gross exposure unknown");
             continue;
@@ -179,15 +211,15 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
         }
 
         // cash_reserve
-        if (buy && next.cash < reserve) {
-            deny("cash_reserve", "cash after buying " + order.symbol + " would be " + next.cash.to_string_fixed(2) +
+        if (buy && next_cash < reserve) {
+            deny("cash_reserve", "cash after buying " + order.symbol + " would be " + next_cash.to_string_fixed(2) +
                                      ", below the reserve of " + reserve.to_string_fixed(2) + " (" +
                                      pct2(limits.cash_reserve) + " of equity)");
             continue;
         }
 
         report.verdicts.push_back({order, true, "ok", "within limits"});
-        book = std::move(next);
+        book.apply(order.symbol, next_qty, next_cash, valuation);
     }
     return report;
 }

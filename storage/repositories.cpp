@@ -619,7 +619,11 @@ std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& c
 std::vector<OrderRow> OrderRepository::non_terminal() {
     return guarded(j_, "cannot read orders", [&] {
         detail::CachedStatement st(j_, std::string(kOrderColumns) +
-                                          "WHERE status NOT IN ('filled', 'canceled', 'expired', 'rejected', 'replaced', 'denied', 'dry_run')"
+                                          // The non-terminal statuses of the CHECK constraint, listed so
+                                          // that the status index answers (NOT IN would scan every order).
+                                          "WHERE status IN ('intent', 'submitted', 'new', 'accepted', 'pending_new',"
+                                          " 'accepted_for_bidding', 'partially_filled', 'done_for_day', 'pending_cancel',"
+                                          " 'pending_replace', 'stopped', 'suspended', 'calculated', 'held')"
                                           " ORDER BY id");
         return read_orders(j_, st);
     });
