@@ -182,12 +182,16 @@ void RunRepository::finish_run(std::int64_t run_id, const std::string& status, c
 
 std::optional<JobRun> RunRepository::find_job(core::Date session, const std::string& job, bool dry_run) {
     return guarded(j_, "cannot read job runs", [&]() -> std::optional<JobRun> {
-        detail::CachedStatement st(j_,
-                             "SELECT id, run_id, session_date, job, status, started_at, finished_at, error, detail"
-                             " FROM job_runs WHERE session_date = ? AND job = ? AND dry_run = ? ORDER BY id DESC LIMIT 1");
+        // dry_run as a literal: a bound value would make SQLite re-plan the statement on
+        // every run to see whether the partial index (WHERE dry_run = 0) applies.
+        detail::CachedStatement st(j_, dry_run ? "SELECT id, run_id, session_date, job, status, started_at, finished_at,"
+                                                 " error, detail FROM job_runs WHERE session_date = ? AND job = ?"
+                                                 " AND dry_run = 1 ORDER BY id DESC LIMIT 1"
+                                               : "SELECT id, run_id, session_date, job, status, started_at, finished_at,"
+                                                 " error, detail FROM job_runs WHERE session_date = ? AND job = ?"
+                                                 " AND dry_run = 0 ORDER BY id DESC LIMIT 1");
         st.bind(1, session.to_string());
         st.bind(2, job);
-        st.bind(3, dry_run ? 1 : 0);
         if (!st.executeStep()) return std::nullopt;
         JobRun r;
         r.id = st.getColumn(0).getInt64();

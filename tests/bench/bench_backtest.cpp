@@ -48,7 +48,7 @@ double run_once(const std::filesystem::path& journal_path, int symbols, const st
     daemon::Config config;
     config.sim.price_field = core::PriceField::close;
     config.sim.fill = core::FillModel::close;
-    config.rebalance.calendar = core::RebalanceCalendar::monthly;
+    config.rebalance.calendar = std::getenv("BENCH_ANNUAL") ? core::RebalanceCalendar::annual : core::RebalanceCalendar::monthly;
     config.rebalance.min_interval_days = 0;
     config.risk.max_order_fraction = core::Decimal::from_int(1);
     config.risk.max_position_fraction = core::Decimal::from_int(1);
@@ -93,11 +93,16 @@ int main(int argc, char** argv) {
                 symbols, n_days, gen);
     const auto file = std::filesystem::temp_directory_path() / "ballast-bench-backtest.db";
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
+    const std::string only = argc > 3 ? argv[3] : "";
     int orders = 0;
-    const double with_journal = run_once(file, symbols, days, market, &orders);
-    std::printf("  journal on  (file):      %8.3f s  (%d orders)\n", with_journal, orders);
-    const double in_memory = run_once(":memory:", symbols, days, market, &orders);
-    std::printf("  journal off (in memory): %8.3f s  (%d orders)\n", in_memory, orders);
+    if (only.empty() || only == "file") {
+        const double with_journal = run_once(file, symbols, days, market, &orders);
+        std::printf("  journal on  (file):      %8.3f s  (%d orders)\n", with_journal, orders);
+    }
+    if (only.empty() || only == "memory") {
+        const double in_memory = run_once(":memory:", symbols, days, market, &orders);
+        std::printf("  journal off (in memory): %8.3f s  (%d orders)\n", in_memory, orders);
+    }
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
     return 0;
 }
