@@ -268,20 +268,13 @@ private:
 // ---- one run -------------------------------------------------------------------------
 
 
-// A scratch journal: SQLite's ":memory:" when the storage layer accepts it, else a file on
-// tmpfs (/dev/shm) or in the temp directory. `file` is set when a file must be removed.
-std::unique_ptr<storage::Journal> scratch_journal(bool memory, fs::path& file) {
+// A scratch journal: a transient one (nothing written; see Journal::transient) when
+// `transient`, else a file in the temp directory. `file` is set when a file must be removed.
+std::unique_ptr<storage::Journal> scratch_journal(bool transient, fs::path& file) {
     static std::atomic<int> counter{0};
-    if (memory) {
-        try {
-            return storage::Journal::open(":memory:");
-        } catch (const storage::JournalError&) {
-            // The journal insists on WAL mode, which an in-memory database cannot have.
-        }
-    }
+    if (transient) return storage::Journal::transient();
     std::error_code ec;
-    fs::path dir = fs::temp_directory_path(ec);
-    if (memory && fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0) dir = "/dev/shm";
+    const fs::path dir = fs::temp_directory_path(ec);
     file = dir / ("ballast-backtest-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".db");
     remove_journal_files(file);
     return storage::Journal::open(file);

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     backtest_cmd->add_option("--strategy", backtest.strategy, "fixed_weights, trend, dual_momentum or risk_parity");
     backtest_cmd->add_option("--param", backtest.params, "strategy parameter NAME=VALUE as in [strategy.params] (repeatable)");
     backtest_cmd->add_option("--journal", backtest.journal, "keep the journal in this file (recreated)");
-    backtest_cmd->add_flag("--no-journal", backtest.no_journal, "journal in memory only");
+    backtest_cmd->add_flag("--no-journal", backtest.no_journal, "write no journal (metrics from memory)");
     backtest_cmd->add_flag("--json", backtest.json, "print the metrics as one JSON document (an array with --sweep)");
     backtest_cmd->add_option("--report", backtest.report, "HTML report file (default backtest-report.html; with --json only when given)");
     backtest_cmd->add_option("--sweep", backtest.sweeps, "NAME=LO:HI:STEP, a parameter grid (repeatable: cartesian product)");

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <utility>
 
+#include "storage/detail/memory_store.hpp"
 #include "storage/detail/sql.hpp"
 
 namespace ballast::storage {
@@ -41,9 +42,16 @@ int read_user_version(SQLite::Database& db) {
 }  // namespace
 
 Journal::Journal(fs::path path, std::unique_ptr<SQLite::Database> db)
-    : path_(std::move(path)), db_(std::move(db)), statements_(std::make_unique<detail::StatementCache>(*db_)) {}
+    : path_(std::move(path)), db_(std::move(db)),
+      statements_(db_ ? std::make_unique<detail::StatementCache>(*db_) : nullptr) {}
 
 Journal::~Journal() = default;
+
+std::unique_ptr<Journal> Journal::transient() {
+    std::unique_ptr<Journal> journal(new Journal(":transient:", nullptr));
+    journal->memory_ = std::make_unique<detail::MemoryStore>();
+    return journal;
+}
 
 std::unique_ptr<Journal> Journal::open(const fs::path& path, const OpenOptions& options) {
     std::error_code ec;
@@ -98,6 +106,7 @@ std::unique_ptr<Journal> Journal::open(const fs::path& path, const OpenOptions& 
 }
 
 int Journal::schema_version() const {
+    if (memory_) return latest_version();
     try {
         return read_user_version(*db_);
     } catch (const SQLite::Exception& e) {
@@ -111,6 +120,7 @@ int Journal::latest_version() {
 }
 
 int Journal::migrate(std::optional<int> target) {
+    if (memory_) return 0;
     const int newest = latest_version();
     const int goal = target.value_or(newest);
     if (goal < 0 || goal > newest) {
@@ -143,6 +153,7 @@ int Journal::migrate(std::optional<int> target) {
 }
 
 std::string Journal::integrity_check() {
+    if (memory_) return "ok";
     try {
         return db_->execAndGet("PRAGMA integrity_check").getString();
     } catch (const SQLite::Exception& e) {
@@ -151,6 +162,10 @@ std::string Journal::integrity_check() {
 }
 
 Transaction::Transaction(Journal& journal) : journal_(journal) {
+    if (journal_.memory()) {
+        done_ = true;  // nothing to commit or roll back
+        return;
+    }
     try {
         // Inside an enclosing transaction (a replay's batch), a savepoint.
         outer_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0;
@@ -175,6 +190,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
+    if (journal_.memory()) return;
     try {
         journal_.statements().run(outer_ ? "COMMIT" : "RELEASE ballast_tx");
         done_ = true;

@@ -31,6 +31,7 @@ class Database;
 namespace ballast::storage {
 namespace detail {
 class StatementCache;
+struct MemoryStore;
 }
 
 class JournalError : public std::runtime_error {
@@ -63,6 +64,12 @@ public:
     // Throws JournalError. The path ":memory:" opens a private in-memory journal (no WAL;
     // gone when closed), for backtests that keep no journal file.
     static std::unique_ptr<Journal> open(const std::filesystem::path& path, const OpenOptions& options = {});
+    // A journal that writes nothing anywhere (`ballast backtest --no-journal`, sweep
+    // points): it keeps in memory only what the jobs and the scheduler read back (job
+    // runs, orders and their fills, targets, rebalance decisions, equity, the halt) and
+    // answers those reads as a journal holding the same writes would. Bars, signals,
+    // position snapshots and health event details are not kept. path() is ":transient:".
+    static std::unique_ptr<Journal> transient();
     ~Journal();
     Journal(const Journal&) = delete;
     Journal& operator=(const Journal&) = delete;
@@ -75,7 +82,8 @@ public:
     // Runs `PRAGMA integrity_check` and returns its first line ("ok" when sound).
     std::string integrity_check();
 
-    SQLite::Database& db() { return *db_; }  // for the repositories in this folder
+    SQLite::Database& db() { return *db_; }  // for the repositories in this folder (not transient)
+    detail::MemoryStore* memory() { return memory_.get(); }  // non-null for a transient journal
     // Prepared statements kept for reuse (see detail::CachedStatement).
     detail::StatementCache& statements() { return *statements_; }
 
@@ -84,6 +92,7 @@ private:
     std::filesystem::path path_;
     std::unique_ptr<SQLite::Database> db_;
     std::unique_ptr<detail::StatementCache> statements_;  // after db_: finalized before it closes
+    std::unique_ptr<detail::MemoryStore> memory_;
 };
 
 // An exclusive, advisory lock on a journal for the life of a process that trades from it

@@ -4,6 +4,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
+#include "storage/detail/memory_store.hpp"
 #include "storage/detail/sql.hpp"
 #include "storage/journal.hpp"
 
@@ -28,11 +31,18 @@ void expect_one_change(const Journal& j, int changed, const char* table, std::in
     if (changed != 1) throw constraint_error(j, std::string("no row with id ") + std::to_string(id) + " in " + table);
 }
 
+// The statuses OrderRepository::non_terminal() leaves out.
+bool is_terminal_order_status(const std::string& s) {
+    return s == "filled" || s == "canceled" || s == "expired" || s == "rejected" || s == "replaced" || s == "denied" ||
+           s == "dry_run";
+}
+
 }  // namespace
 
 // ---- bars -------------------------------------------------------------------------
 
 void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string& source) {
+    if (j_.memory()) return;  // a transient journal keeps no bars
     guarded(j_, "cannot store bars", [&] {
         WriteScope scope(j_);
         detail::CachedStatement st(j_,
@@ -65,6 +75,7 @@ void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string
 }
 
 std::optional<core::Date> BarRepository::last_date(const core::Symbol& symbol) {
+    if (j_.memory()) return std::nullopt;
     return guarded(j_, "cannot read bars", [&]() -> std::optional<core::Date> {
         detail::CachedStatement st(j_, "SELECT MAX(date) FROM bars WHERE symbol = ?");
         st.bind(1, symbol);
@@ -92,6 +103,7 @@ core::Bar read_bar(const Journal& j, SQLite::Statement& st, const core::Symbol& 
 }  // namespace
 
 std::vector<core::Bar> BarRepository::range(const core::Symbol& symbol, core::Date from, core::Date to) {
+    if (j_.memory()) return {};
     return guarded(j_, "cannot read bars", [&] {
         detail::CachedStatement st(j_,
                              "SELECT date, open, high, low, close, adj_close, volume FROM bars"
@@ -106,6 +118,7 @@ std::vector<core::Bar> BarRepository::range(const core::Symbol& symbol, core::Da
 }
 
 std::map<core::Symbol, core::Bar> BarRepository::on_date(const std::vector<core::Symbol>& symbols, core::Date date) {
+    if (j_.memory()) return {};
     return guarded(j_, "cannot read bars", [&] {
         detail::CachedStatement st(j_,
                              "SELECT date, open, high, low, close, adj_close, volume FROM bars"
@@ -122,6 +135,7 @@ std::map<core::Symbol, core::Bar> BarRepository::on_date(const std::vector<core:
 }
 
 std::int64_t BarRepository::count() {
+    if (j_.memory()) return 0;
     return guarded(j_, "cannot count bars", [&] {
         return j_.db().execAndGet("SELECT COUNT(*) FROM bars").getInt64();
     });
@@ -153,10 +167,32 @@ JournalError duplicate_job(const Journal& j, core::Date session, const std::stri
                                    " is already recorded (a job never runs twice for one session)");
 }
 
+// A job run in a transient journal, under the same uniqueness rule as job_runs_once.
+std::int64_t memory_job(Journal& j, std::int64_t run_id, core::Date session, const std::string& job,
+                        JobStatus status, const std::string& started_at, const std::string& finished_at,
+                        const std::string& error, bool dry_run) {
+    auto& m = *j.memory();
+    auto& index = dry_run ? m.dry_job_index : m.job_index;
+    if (!dry_run && index.count({session, job})) throw duplicate_job(j, session, job);
+    JobRun r;
+    r.id = static_cast<std::int64_t>(m.job_runs.size()) + 1;
+    r.run_id = run_id;
+    r.session = session;
+    r.job = job;
+    r.status = status;
+    r.started_at = started_at;
+    r.finished_at = finished_at;
+    r.error = error;
+    index[{session, job}] = m.job_runs.size();
+    m.job_runs.push_back(std::move(r));
+    return m.job_runs.back().id;
+}
+
 }  // namespace
 
 std::int64_t RunRepository::start_run(const std::string& command, const std::string& mode,
                                       const std::string& config_path, const std::string& started_at) {
+    if (auto* m = j_.memory()) return ++m->runs;
     return guarded(j_, "cannot record the run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO runs (command, mode, config_path, started_at, status)"
@@ -171,6 +207,10 @@ std::int64_t RunRepository::start_run(const std::string& command, const std::str
 }
 
 void RunRepository::finish_run(std::int64_t run_id, const std::string& status, const std::string& finished_at) {
+    if (auto* m = j_.memory()) {
+        if (run_id < 1 || run_id > m->runs) expect_one_change(j_, 0, "runs", run_id);
+        return;
+    }
     guarded(j_, "cannot finish the run", [&] {
         detail::CachedStatement st(j_, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
         st.bind(1, status);
@@ -181,6 +221,12 @@ void RunRepository::finish_run(std::int64_t run_id, const std::string& status, c
 }
 
 std::optional<JobRun> RunRepository::find_job(core::Date session, const std::string& job, bool dry_run) {
+    if (auto* m = j_.memory()) {
+        const auto& index = dry_run ? m->dry_job_index : m->job_index;
+        const auto it = index.find({session, job});
+        if (it == index.end()) return std::nullopt;
+        return m->job_runs[it->second];
+    }
     return guarded(j_, "cannot read job runs", [&]() -> std::optional<JobRun> {
         // dry_run as a literal: a bound value would make SQLite re-plan the statement on
         // every run to see whether the partial index (WHERE dry_run = 0) applies.
@@ -217,6 +263,7 @@ std::optional<JobRun> RunRepository::find_job(core::Date session, const std::str
 
 std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, const std::string& job,
                                       const std::string& started_at, bool dry_run) {
+    if (j_.memory()) return memory_job(j_, run_id, session, job, JobStatus::running, started_at, "", "", dry_run);
     return guarded(j_, "cannot record the job run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, dry_run)"
@@ -238,6 +285,16 @@ std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, c
 
 void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const std::string& finished_at,
                                const std::string& error, const std::string& detail) {
+    if (auto* m = j_.memory()) {
+        if (job_run_id < 1 || job_run_id > static_cast<std::int64_t>(m->job_runs.size()))
+            expect_one_change(j_, 0, "job_runs", job_run_id);
+        auto& r = m->job_runs[static_cast<std::size_t>(job_run_id - 1)];
+        r.status = status;
+        r.finished_at = finished_at;
+        r.error = error;
+        r.detail = detail;
+        return;
+    }
     guarded(j_, "cannot finish the job run", [&] {
         detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = ?, finished_at = ?, error = NULLIF(?, ''),"
@@ -253,6 +310,7 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
 
 std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
                                            const std::string& at, const std::string& reason, bool dry_run) {
+    if (j_.memory()) return memory_job(j_, run_id, session, job, JobStatus::skipped, at, at, reason, dry_run);
     return guarded(j_, "cannot record the skipped job", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, finished_at, error, dry_run)"
@@ -274,6 +332,17 @@ std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date sessi
 }
 
 int RunRepository::fail_orphans(const std::string& at, const std::string& reason, std::optional<core::Date> before) {
+    if (auto* m = j_.memory()) {
+        int n = 0;
+        for (auto& r : m->job_runs)
+            if (r.status == JobStatus::running && (!before || r.session < *before)) {
+                r.status = JobStatus::failed;
+                r.finished_at = at;
+                r.error = reason;
+                ++n;
+            }
+        return n;
+    }
     return guarded(j_, "cannot fail orphaned job runs", [&] {
         detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = 'failed', finished_at = ?, error = NULLIF(?, '')"
@@ -289,6 +358,15 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
 }
 
 std::vector<Fill> OrderRepository::fills() {
+    if (auto* m = j_.memory()) {
+        std::vector<Fill> out;
+        for (std::size_t i = 0; i < m->orders.size(); ++i) {
+            const auto& o = m->orders[i];
+            if (!o.filled_avg_price || !o.filled_qty.is_positive()) continue;
+            out.push_back({o.session, o.side, o.filled_qty, *o.filled_avg_price, m->order_commission[i]});
+        }
+        return out;
+    }
     return guarded(j_, "cannot read the filled orders", [&] {
         detail::CachedStatement st(j_,
                              "SELECT o.id, o.session_date, o.side, o.filled_qty, o.filled_avg_price,"
@@ -312,6 +390,16 @@ std::vector<Fill> OrderRepository::fills() {
 }
 
 int OrderRepository::trailing_rejections() {
+    if (auto* m = j_.memory()) {
+        int n = 0, seen = 0;
+        for (auto o = m->orders.rbegin(); o != m->orders.rend() && seen < 1000; ++o) {
+            if (o->status == "denied" || o->status == "dry_run" || o->status == "intent") continue;
+            ++seen;
+            if (o->status != "rejected") break;
+            ++n;
+        }
+        return n;
+    }
     return guarded(j_, "cannot read orders", [&] {
         detail::CachedStatement st(j_,
                              "SELECT status FROM orders WHERE status NOT IN ('denied', 'dry_run', 'intent')"
@@ -323,6 +411,12 @@ int OrderRepository::trailing_rejections() {
 }
 
 std::optional<core::Decimal> EquityRepository::peak() {
+    if (auto* m = j_.memory()) {
+        std::optional<core::Decimal> best;
+        for (const auto& [d, e] : m->equity)
+            if (!best || e > *best) best = e;
+        return best;
+    }
     return guarded(j_, "cannot read equity", [&]() -> std::optional<core::Decimal> {
         detail::CachedStatement st(j_,
                              "SELECT id, equity FROM equity_snapshots ORDER BY CAST(equity AS REAL) DESC LIMIT 1");
@@ -333,6 +427,11 @@ std::optional<core::Decimal> EquityRepository::peak() {
 }
 
 std::optional<core::Decimal> EquityRepository::before(core::Date session) {
+    if (auto* m = j_.memory()) {
+        const auto it = m->equity.lower_bound(session);
+        if (it == m->equity.begin()) return std::nullopt;
+        return std::prev(it)->second;
+    }
     return guarded(j_, "cannot read equity", [&]() -> std::optional<core::Decimal> {
         detail::CachedStatement st(j_,
                              "SELECT id, equity FROM equity_snapshots WHERE session_date < ?"
@@ -345,6 +444,10 @@ std::optional<core::Decimal> EquityRepository::before(core::Date session) {
 }
 
 int OrderRepository::count_for_job_run(std::int64_t job_run_id) {
+    if (auto* m = j_.memory()) {
+        const auto it = m->orders_per_job_run.find(job_run_id);
+        return it == m->orders_per_job_run.end() ? 0 : it->second;
+    }
     return guarded(j_, "cannot count orders", [&] {
         detail::CachedStatement st(j_, "SELECT count(*) FROM orders WHERE job_run_id = ?");
         st.bind(1, job_run_id);
@@ -354,6 +457,10 @@ int OrderRepository::count_for_job_run(std::int64_t job_run_id) {
 }
 
 std::optional<core::Date> RunRepository::latest_session() {
+    if (auto* m = j_.memory()) {
+        if (m->job_index.empty()) return std::nullopt;
+        return m->job_index.rbegin()->first.first;
+    }
     return guarded(j_, "cannot read job runs", [&]() -> std::optional<core::Date> {
         detail::CachedStatement st(j_, "SELECT MAX(session_date) FROM job_runs WHERE dry_run = 0");
         if (!st.executeStep() || st.getColumn(0).isNull()) return std::nullopt;
@@ -365,6 +472,7 @@ std::optional<core::Date> RunRepository::latest_session() {
 
 void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const std::map<core::Symbol, double>& signals) {
+    if (j_.memory()) return;  // not kept
     guarded(j_, "cannot store signals", [&] {
         WriteScope scope(j_);
         detail::CachedStatement st(j_,
@@ -388,6 +496,10 @@ void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session,
 
 void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const core::Weights& targets) {
+    if (auto* m = j_.memory()) {
+        m->targets[session] = targets;
+        return;
+    }
     guarded(j_, "cannot store targets", [&] {
         WriteScope scope(j_);
         detail::CachedStatement st(j_,
@@ -418,6 +530,10 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
 }
 
 core::Weights SignalRepository::targets_for(core::Date session) {
+    if (auto* m = j_.memory()) {
+        const auto it = m->targets.find(session);
+        return it == m->targets.end() ? core::Weights{} : it->second;
+    }
     return guarded(j_, "cannot read targets", [&] {
         detail::CachedStatement st(j_, "SELECT rowid, symbol, weight FROM targets WHERE session_date = ?");
         st.bind(1, session.to_string());
@@ -431,6 +547,10 @@ core::Weights SignalRepository::targets_for(core::Date session) {
 }
 
 void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDecisionRow& row) {
+    if (auto* m = j_.memory()) {
+        m->decisions[row.session] = row.rebalance;
+        return;
+    }
     guarded(j_, "cannot store the rebalance decision", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO rebalance_decisions"
@@ -459,6 +579,22 @@ void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDec
 }
 
 std::optional<core::Date> SignalRepository::last_rebalance() {
+    if (auto* m = j_.memory()) {
+        // As the SQL: the latest decision to rebalance with an order of its session that
+        // reached the broker (not denied, dry run, rejected, canceled or expired) or filled.
+        for (auto d = m->decisions.rbegin(); d != m->decisions.rend(); ++d) {
+            if (!d->second) continue;
+            const auto orders = m->orders_by_session.find(d->first);
+            if (orders == m->orders_by_session.end()) continue;
+            for (const std::size_t i : orders->second) {
+                const auto& o = m->orders[i];
+                const bool unsent = o.status == "denied" || o.status == "dry_run" || o.status == "rejected" ||
+                                    o.status == "canceled" || o.status == "expired";
+                if (!unsent || o.filled_qty.is_positive()) return d->first;
+            }
+        }
+        return std::nullopt;
+    }
     return guarded(j_, "cannot read rebalance decisions", [&]() -> std::optional<core::Date> {
         detail::CachedStatement st(j_,
                              "SELECT MAX(d.session_date) FROM rebalance_decisions d"
@@ -512,6 +648,27 @@ void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional
 }  // namespace
 
 std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
+    if (auto* m = j_.memory()) {
+        if (m->order_by_client_id.count(intent.client_order_id))
+            throw constraint_error(j_, "an order with client_order_id '" + intent.client_order_id + "' is already recorded");
+        OrderRow o;
+        o.id = static_cast<std::int64_t>(m->orders.size()) + 1;
+        o.job_run_id = intent.job_run_id;
+        o.client_order_id = intent.client_order_id;
+        o.session = intent.session;
+        o.leg = intent.leg;
+        o.symbol = intent.symbol;
+        o.side = intent.side;
+        o.qty = intent.qty;
+        o.status = "intent";
+        const std::size_t index = m->orders.size();
+        m->order_by_client_id.emplace(o.client_order_id, index);
+        m->orders_by_session[o.session].push_back(index);
+        ++m->orders_per_job_run[o.job_run_id];
+        m->orders.push_back(std::move(o));
+        m->order_commission.emplace_back();
+        return m->orders.back().id;
+    }
     return guarded(j_, "cannot record the order intent", [&] {
         WriteScope scope(j_);
         detail::CachedStatement order(j_,
@@ -552,6 +709,18 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
 
 void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& event, const std::string& new_status,
                                    const std::string& broker_order_id) {
+    if (auto* m = j_.memory()) {
+        if (order_id < 1 || order_id > static_cast<std::int64_t>(m->orders.size()))
+            throw constraint_error(j_, "no order with id " + std::to_string(order_id) + " for event '" + event.event + "'");
+        const auto index = static_cast<std::size_t>(order_id - 1);
+        auto& o = m->orders[index];
+        if (const auto overflow = detail::add_fill(o.filled_qty, o.filled_avg_price, event); !overflow.empty())
+            throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
+        o.status = new_status;
+        if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
+        if (event.commission) m->order_commission[index] = event.commission;
+        return;
+    }
     guarded(j_, "cannot record the order event", [&] {
         WriteScope scope(j_);
 
@@ -567,22 +736,8 @@ void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& even
         std::optional<core::Decimal> avg = detail::optional_decimal_at(at, current, 1, "filled_avg_price");
         current.reset();
 
-        // A fill event adds its quantity; the average price is volume-weighted.
-        const bool is_fill = event.event == "filled" || event.event == "partially_filled";
-        if (is_fill && event.qty) {
-            const auto new_filled = core::Decimal::checked_add(filled, *event.qty);
-            if (!new_filled) throw constraint_error(j_, "filled quantity of order " + at.row + " overflows");
-            if (event.price && !new_filled->is_zero()) {
-                const auto old_value = core::Decimal::checked_mul(avg.value_or(core::Decimal{}), filled);
-                const auto add_value = core::Decimal::checked_mul(*event.price, *event.qty);
-                const auto total = old_value && add_value ? core::Decimal::checked_add(*old_value, *add_value)
-                                                          : std::nullopt;
-                const auto new_avg = total ? core::Decimal::checked_div(*total, *new_filled) : std::nullopt;
-                if (!new_avg) throw constraint_error(j_, "average fill price of order " + at.row + " overflows");
-                avg = new_avg;
-            }
-            filled = *new_filled;
-        }
+        if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
+            throw constraint_error(j_, overflow + " of order " + at.row + " overflows");
 
         detail::CachedStatement insert(j_,
                                  "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail)"
@@ -612,6 +767,11 @@ void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& even
 }
 
 std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& client_order_id) {
+    if (auto* m = j_.memory()) {
+        const auto it = m->order_by_client_id.find(client_order_id);
+        if (it == m->order_by_client_id.end()) return std::nullopt;
+        return m->orders[it->second];
+    }
     return guarded(j_, "cannot read orders", [&]() -> std::optional<OrderRow> {
         detail::CachedStatement st(j_, std::string(kOrderColumns) + "WHERE client_order_id = ?");
         st.bind(1, client_order_id);
@@ -621,6 +781,12 @@ std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& c
 }
 
 std::vector<OrderRow> OrderRepository::non_terminal() {
+    if (auto* m = j_.memory()) {
+        std::vector<OrderRow> out;
+        for (const auto& o : m->orders)
+            if (!is_terminal_order_status(o.status)) out.push_back(o);
+        return out;
+    }
     return guarded(j_, "cannot read orders", [&] {
         detail::CachedStatement st(j_, std::string(kOrderColumns) +
                                           // The non-terminal statuses of the CHECK constraint, listed so
@@ -634,6 +800,15 @@ std::vector<OrderRow> OrderRepository::non_terminal() {
 }
 
 std::vector<OrderRow> OrderRepository::for_session(core::Date session) {
+    if (auto* m = j_.memory()) {
+        std::vector<OrderRow> out;
+        if (const auto it = m->orders_by_session.find(session); it != m->orders_by_session.end())
+            for (const std::size_t i : it->second) out.push_back(m->orders[i]);
+        std::stable_sort(out.begin(), out.end(), [](const OrderRow& a, const OrderRow& b) {
+            return a.leg != b.leg ? a.leg < b.leg : a.id < b.id;
+        });
+        return out;
+    }
     return guarded(j_, "cannot read orders", [&] {
         detail::CachedStatement st(j_, std::string(kOrderColumns) + "WHERE session_date = ? ORDER BY leg, id");
         st.bind(1, session.to_string());
@@ -642,6 +817,7 @@ std::vector<OrderRow> OrderRepository::for_session(core::Date session) {
 }
 
 std::int64_t OrderRepository::count() {
+    if (auto* m = j_.memory()) return static_cast<std::int64_t>(m->orders.size());
     return guarded(j_, "cannot count orders", [&] {
         return j_.db().execAndGet("SELECT COUNT(*) FROM orders").getInt64();
     });
@@ -650,6 +826,11 @@ std::int64_t OrderRepository::count() {
 // ---- equity and position snapshots ------------------------------------------------
 
 void EquityRepository::save(const EquitySnapshot& snapshot) {
+    if (auto* m = j_.memory()) {
+        m->equity[snapshot.session] = snapshot.equity;
+        if (!m->latest_snapshot || m->latest_snapshot->session <= snapshot.session) m->latest_snapshot = snapshot;
+        return;
+    }
     guarded(j_, "cannot store the equity snapshot", [&] {
         WriteScope scope(j_);
         // One snapshot per session: drop the previous one (its positions cascade).
@@ -686,6 +867,7 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
 }
 
 std::vector<std::pair<core::Date, core::Decimal>> EquityRepository::equity_series() {
+    if (auto* m = j_.memory()) return std::vector<std::pair<core::Date, core::Decimal>>(m->equity.begin(), m->equity.end());
     return guarded(j_, "cannot read equity snapshots", [&] {
         detail::CachedStatement st(j_, "SELECT id, session_date, equity FROM equity_snapshots ORDER BY session_date");
         std::vector<std::pair<core::Date, core::Decimal>> out;
@@ -698,6 +880,7 @@ std::vector<std::pair<core::Date, core::Decimal>> EquityRepository::equity_serie
 }
 
 std::optional<EquitySnapshot> EquityRepository::latest() {
+    if (auto* m = j_.memory()) return m->latest_snapshot;
     return guarded(j_, "cannot read equity snapshots", [&]() -> std::optional<EquitySnapshot> {
         detail::CachedStatement st(j_,
                              "SELECT id, job_run_id, session_date, at, cash, equity FROM equity_snapshots"
@@ -734,6 +917,10 @@ std::optional<EquitySnapshot> EquityRepository::latest() {
 
 void HealthRepository::record(const std::string& at, const std::string& component, const std::string& kind,
                               const std::string& detail) {
+    if (auto* m = j_.memory()) {
+        ++m->health_counts[kind];
+        return;
+    }
     guarded(j_, "cannot record the health event", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO health_events (at, component, kind, detail) VALUES (?, ?, ?, NULLIF(?, ''))");
@@ -746,6 +933,10 @@ void HealthRepository::record(const std::string& at, const std::string& componen
 }
 
 std::int64_t HealthRepository::count(const std::string& kind) {
+    if (auto* m = j_.memory()) {
+        const auto it = m->health_counts.find(kind);
+        return it == m->health_counts.end() ? 0 : it->second;
+    }
     return guarded(j_, "cannot count health events", [&] {
         detail::CachedStatement st(j_, "SELECT COUNT(*) FROM health_events WHERE kind = ?");
         st.bind(1, kind);
@@ -757,6 +948,10 @@ std::int64_t HealthRepository::count(const std::string& kind) {
 // ---- control flags (halt) ---------------------------------------------------------
 
 void ControlRepository::set_halt(const std::string& reason, const std::string& at, const std::string& by) {
+    if (auto* m = j_.memory()) {
+        m->halt = Halt{reason, at, by};
+        return;
+    }
     guarded(j_, "cannot set the halt", [&] {
         WriteScope scope(j_);
         detail::CachedStatement flag(j_,
@@ -779,6 +974,10 @@ void ControlRepository::set_halt(const std::string& reason, const std::string& a
 }
 
 void ControlRepository::clear_halt(const std::string& at, const std::string& by) {
+    if (auto* m = j_.memory()) {
+        m->halt.reset();
+        return;
+    }
     guarded(j_, "cannot clear the halt", [&] {
         WriteScope scope(j_);
         j_.db().exec("DELETE FROM control_flags WHERE name = 'halt'");
@@ -792,11 +991,34 @@ void ControlRepository::clear_halt(const std::string& at, const std::string& by)
 }
 
 std::optional<Halt> ControlRepository::halt() {
+    if (auto* m = j_.memory()) return m->halt;
     return guarded(j_, "cannot read the halt", [&]() -> std::optional<Halt> {
         detail::CachedStatement st(j_, "SELECT reason, set_at, set_by FROM control_flags WHERE name = 'halt'");
         if (!st.executeStep()) return std::nullopt;
         return Halt{detail::text_at(st, 0), detail::text_at(st, 1), detail::text_at(st, 2)};
     });
 }
+
+namespace detail {
+
+std::string add_fill(core::Decimal& filled, std::optional<core::Decimal>& avg, const OrderEvent& event) {
+    // A fill event adds its quantity; the average price is volume-weighted.
+    const bool is_fill = event.event == "filled" || event.event == "partially_filled";
+    if (!is_fill || !event.qty) return "";
+    const auto new_filled = core::Decimal::checked_add(filled, *event.qty);
+    if (!new_filled) return "filled quantity";
+    if (event.price && !new_filled->is_zero()) {
+        const auto old_value = core::Decimal::checked_mul(avg.value_or(core::Decimal{}), filled);
+        const auto add_value = core::Decimal::checked_mul(*event.price, *event.qty);
+        const auto total = old_value && add_value ? core::Decimal::checked_add(*old_value, *add_value) : std::nullopt;
+        const auto new_avg = total ? core::Decimal::checked_div(*total, *new_filled) : std::nullopt;
+        if (!new_avg) return "average fill price";
+        avg = new_avg;
+    }
+    filled = *new_filled;
+    return "";
+}
+
+}  // namespace detail
 
 }  // namespace ballast::storage

@@ -44,7 +44,7 @@ std::map<core::Symbol, std::vector<core::Bar>> synthetic(int symbols, const std:
 
 double run_once(const std::filesystem::path& journal_path, int symbols, const std::vector<core::Date>& days,
                 const std::shared_ptr<broker::SimMarket>& market, int* orders) {
-    auto journal = storage::Journal::open(journal_path);
+    auto journal = journal_path.empty() ? storage::Journal::transient() : storage::Journal::open(journal_path);
     daemon::Config config;
     config.sim.price_field = core::PriceField::close;
     config.sim.fill = core::FillModel::close;
@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
         std::printf("  journal on  (file):      %8.3f s  (%d orders)\n", with_journal, orders);
     }
     if (only.empty() || only == "memory") {
-        const double in_memory = run_once(":memory:", symbols, days, market, &orders);
-        std::printf("  journal off (in memory): %8.3f s  (%d orders)\n", in_memory, orders);
+        const double in_memory = run_once("", symbols, days, market, &orders);
+        std::printf("  journal off (transient): %8.3f s  (%d orders)\n", in_memory, orders);
     }
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
     return 0;

@@ -183,3 +183,41 @@ TEST_CASE("backtest writes a self-contained HTML report with the equity curve", 
     CHECK(html.find(" src=") == std::string::npos);
     CHECK(html.find(" href=") == std::string::npos);
 }
+
+TEST_CASE("--no-journal writes nothing and gives the metrics of a run with a journal", "[integration][backtest]") {
+    // The transient journal (no SQLite at all) must answer the jobs' reads as the real one:
+    // the same metrics, whatever the strategy, the calendar and the fill model (next_open
+    // keeps orders open from one session to the next).
+    TempDir dir;
+    const auto tmp = dir / "tmp";
+    fs::create_directories(tmp);
+    write_file(dir / "config.toml", sim_config(dir / "unused.db", "start = \"2012-01-03\"\nend = \"2016-12-30\"\n"));
+    const auto config = shell_quote((dir / "config.toml").string());
+    const std::vector<std::string> variants{
+        "",                                                             // drift rebalancing, next_open fills
+        " --rebalance monthly --fill close",                           // calendar: strategy evaluated on due days only
+        " --strategy trend --param sma_days=100 --rebalance quarterly", // warm-up failures, moves to cash
+        " --strategy dual_momentum --param universe=VTI,TLT,GLD,DBC --param lookback_days=126 --param top_n=2 --rebalance monthly",
+    };
+    for (const auto& extra : variants) {
+        INFO("options:" << extra);
+        const auto with = run_stdout("backtest --config " + config + extra + " --json -q --journal " +
+                                         shell_quote((dir / "with.db").string()),
+                                     dir / "stderr.txt");
+        INFO(read_bytes(dir / "stderr.txt"));
+        REQUIRE(with.exit_code == 0);
+        const auto without = run_ballast("backtest --config " + config + extra + " --json -q --no-journal",
+                                         "TMPDIR=" + shell_quote(tmp.string()), (dir / "stderr.txt").string());
+        INFO(read_bytes(dir / "stderr.txt"));
+        REQUIRE(without.exit_code == 0);
+        auto a = one_document(with.output);
+        auto b = one_document(without.output);
+        CHECK(a["journal"].is_string());
+        CHECK(b["journal"].is_null());
+        a.erase("journal");
+        b.erase("journal");
+        CHECK(a.dump() == b.dump());
+        CHECK(a["trades"].get<int>() > 0);
+        CHECK(fs::is_empty(tmp));  // nothing written, not even a scratch file
+    }
+}

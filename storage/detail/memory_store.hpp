@@ -1,0 +1,50 @@
+#pragma once
+// The state of a transient journal (Journal::transient()): what the jobs and the scheduler
+// read back, kept in memory, nothing written anywhere. Each method answers as its
+// repository's SQL does on a journal holding the same writes (tests/storage compares the
+// two on one sequence of writes). Bars are not kept (range() and last_date() find none),
+// nor signals, positions, health event details or run rows.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "storage/journal.hpp"
+
+namespace ballast::storage::detail {
+
+// A fill event applied to an order's totals: filled += qty; the average price is
+// volume-weighted. Shared by the SQLite and the memory journals. Returns "" or what
+// overflowed ("filled quantity" / "average fill price").
+std::string add_fill(core::Decimal& filled, std::optional<core::Decimal>& avg, const OrderEvent& event);
+
+struct MemoryStore {
+    std::int64_t runs = 0;
+
+    // job runs, by id (1-based index) and by (session, job) for the non-dry ones
+    std::vector<JobRun> job_runs;
+    std::vector<bool> job_dry;
+    std::map<std::pair<core::Date, std::string>, std::size_t> job_index;       // non-dry
+    std::map<std::pair<core::Date, std::string>, std::size_t> dry_job_index;   // the latest dry run
+
+    // orders, by id (1-based index)
+    std::vector<OrderRow> orders;
+    std::vector<std::optional<core::Decimal>> order_commission;  // latest event commission
+    std::unordered_map<std::string, std::size_t> order_by_client_id;
+    std::map<core::Date, std::vector<std::size_t>> orders_by_session;
+    std::unordered_map<std::int64_t, int> orders_per_job_run;
+
+    std::map<core::Date, core::Weights> targets;
+    std::map<core::Date, bool> decisions;  // session -> rebalance
+
+    std::map<core::Date, core::Decimal> equity;  // one per session
+    std::optional<EquitySnapshot> latest_snapshot;
+
+    std::unordered_map<std::string, std::int64_t> health_counts;
+    std::optional<Halt> halt;
+};
+
+}  // namespace ballast::storage::detail
