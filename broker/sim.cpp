@@ -47,40 +47,56 @@ std::shared_ptr<SimMarket> SimMarket::from_bars(std::map<core::Symbol, std::vect
     return std::shared_ptr<SimMarket>(new SimMarket(std::move(bars)));
 }
 
+SimMarket::SimMarket(std::map<core::Symbol, std::vector<core::Bar>> bars) {
+    for (auto& [symbol, v] : bars) {
+        Series series;
+        series.dates.reserve(v.size());
+        for (const auto& b : v) series.dates.push_back(b.date);
+        series.bars = std::move(v);
+        index_.emplace(symbol, &bars_.emplace(symbol, std::move(series)).first->second);
+    }
+}
+
+const SimMarket::Series* SimMarket::series(const core::Symbol& symbol) const {
+    const auto it = index_.find(symbol);
+    return it == index_.end() ? nullptr : it->second;
+}
+
 awaitable<Result<std::vector<core::Bar>>> SimMarket::daily_bars(const std::vector<core::Symbol>& symbols,
                                                                  core::Date from, core::Date to) {
     std::vector<core::Bar> out;
+    out.reserve(symbols.size());
     for (const auto& s : symbols) {
-        const auto it = bars_.find(s);
-        if (it == bars_.end()) continue;
-        const auto& v = it->second;
-        auto lo = std::lower_bound(v.begin(), v.end(), from, [](const core::Bar& b, core::Date d) { return b.date < d; });
-        for (; lo != v.end() && lo->date <= to; ++lo) out.push_back(*lo);
+        const Series* series = this->series(s);
+        if (!series) continue;
+        const auto& dates = series->dates;
+        auto i = static_cast<std::size_t>(std::lower_bound(dates.begin(), dates.end(), from) - dates.begin());
+        for (; i < dates.size() && dates[i] <= to; ++i) out.push_back(series->bars[i]);
     }
     co_return out;
 }
 
 const core::Bar* SimMarket::bar(const core::Symbol& symbol, core::Date date) const {
-    const auto it = bars_.find(symbol);
-    if (it == bars_.end()) return nullptr;
-    const auto& v = it->second;
-    auto lo = std::lower_bound(v.begin(), v.end(), date, [](const core::Bar& b, core::Date d) { return b.date < d; });
-    return lo != v.end() && lo->date == date ? &*lo : nullptr;
+    const Series* series = this->series(symbol);
+    if (!series) return nullptr;
+    const auto& dates = series->dates;
+    const auto lo = std::lower_bound(dates.begin(), dates.end(), date);
+    return lo != dates.end() && *lo == date ? &series->bars[static_cast<std::size_t>(lo - dates.begin())] : nullptr;
 }
 
 const core::Bar* SimMarket::bar_after(const core::Symbol& symbol, core::Date date) const {
-    const auto it = bars_.find(symbol);
-    if (it == bars_.end()) return nullptr;
-    const auto& v = it->second;
-    auto up = std::upper_bound(v.begin(), v.end(), date, [](core::Date d, const core::Bar& b) { return d < b.date; });
-    return up != v.end() ? &*up : nullptr;
+    const Series* series = this->series(symbol);
+    if (!series) return nullptr;
+    const auto& dates = series->dates;
+    const auto up = std::upper_bound(dates.begin(), dates.end(), date);
+    return up != dates.end() ? &series->bars[static_cast<std::size_t>(up - dates.begin())] : nullptr;
 }
 
 std::optional<core::Date> SimMarket::first_common_date() const {
     std::optional<core::Date> out;
     for (const auto& [s, v] : bars_) {
-        if (v.empty()) return std::nullopt;
-        if (!out || v.front().date > *out) out = v.front().date;
+        if (v.dates.empty()) return std::nullopt;
+        if (!out || v.dates.front() > *out) out = v.dates.front();
     }
     return out;
 }
@@ -88,8 +104,8 @@ std::optional<core::Date> SimMarket::first_common_date() const {
 std::optional<core::Date> SimMarket::last_common_date() const {
     std::optional<core::Date> out;
     for (const auto& [s, v] : bars_) {
-        if (v.empty()) return std::nullopt;
-        if (!out || v.back().date < *out) out = v.back().date;
+        if (v.dates.empty()) return std::nullopt;
+        if (!out || v.dates.back() < *out) out = v.dates.back();
     }
     return out;
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -35,8 +36,15 @@ public:
     std::vector<core::Symbol> symbols() const;
 
 private:
-    explicit SimMarket(std::map<core::Symbol, std::vector<core::Bar>> bars) : bars_(std::move(bars)) {}
-    std::map<core::Symbol, std::vector<core::Bar>> bars_;  // ascending by date
+    explicit SimMarket(std::map<core::Symbol, std::vector<core::Bar>> bars);
+    // The bars of `symbol` (ascending by date) and their dates alone, or nullptr.
+    struct Series {
+        std::vector<core::Bar> bars;
+        std::vector<core::Date> dates;  // bars[i].date: searched without touching the bars
+    };
+    const Series* series(const core::Symbol& symbol) const;
+    std::map<core::Symbol, Series> bars_;
+    std::unordered_map<core::Symbol, const Series*> index_;
 };
 
 struct SimBrokerConfig {

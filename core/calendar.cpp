@@ -1,5 +1,8 @@
 #include "core/calendar.hpp"
 
+#include <bitset>
+#include <unordered_map>
+
 #include <array>
 #include <cassert>
 #include <cstdio>
@@ -181,7 +184,19 @@ std::optional<std::string> nyse_holiday_name(Date date) {
 bool is_trading_day(Date date) {
     const unsigned wd = date.weekday();
     if (wd == 0 || wd == 6) return false;
-    return !nyse_holiday_name(date).has_value();
+    // The holiday rules are worked out once per year and thread (a backtest asks for the
+    // same few years millions of times).
+    thread_local std::unordered_map<int, std::bitset<366>> holidays_by_year;
+    const int y = date.year();
+    auto it = holidays_by_year.find(y);
+    if (it == holidays_by_year.end()) {
+        std::bitset<366> holidays;
+        const Date first = Date::from_ymd(y, 1, 1);
+        for (Date d = first; d.year() == y; d = d.plus_days(1))
+            if (d.weekday() != 0 && d.weekday() != 6 && nyse_holiday_name(d)) holidays.set(static_cast<std::size_t>(d - first));
+        it = holidays_by_year.emplace(y, holidays).first;
+    }
+    return !it->second.test(static_cast<std::size_t>(date - Date::from_ymd(y, 1, 1)));
 }
 
 Date next_trading_day(Date date) {

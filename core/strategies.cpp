@@ -93,7 +93,8 @@ StrategyOutput TrendFollowing::evaluate(const StrategyInput& input) const {
         }
     }
     Weights targets;
-    for (const auto& sym : universe()) targets[sym] = Decimal{};
+    for (const auto& [sym, w] : weights_) targets.emplace_hint(targets.end(), sym, Decimal{});
+    if (safe) targets.emplace(*safe, Decimal{});
     Decimal moved;
     for (const auto& [sym, w] : weights_) {
         if (auto p = take_closes(input, sym, params_.sma_days, closes); !p.empty()) {
@@ -101,10 +102,12 @@ StrategyOutput TrendFollowing::evaluate(const StrategyInput& input) const {
             out.problem = p;
             return out;
         }
-        Sma sma(params_.sma_days);
-        std::optional<double> mean;
-        for (const double c : closes) mean = sma.update(c);
-        if (!mean || !std::isfinite(*mean)) {
+        // The SMA of the window: summed in long double, exact for up to 2^11 equal closes
+        // (a flat history is exactly at its average).
+        long double sum = 0;
+        for (const double c : closes) sum += c;
+        const std::optional<double> mean = static_cast<double>(sum / static_cast<long double>(closes.size()));
+        if (!std::isfinite(*mean)) {
             out.signals.clear();
             out.problem = "no SMA(" + std::to_string(params_.sma_days) + ") for " + sym;
             return out;

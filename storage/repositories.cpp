@@ -662,6 +662,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         o.qty = intent.qty;
         o.status = "intent";
         const std::size_t index = m->orders.size();
+        m->open.insert(index);
         m->order_by_client_id.emplace(o.client_order_id, index);
         m->orders_by_session[o.session].push_back(index);
         ++m->orders_per_job_run[o.job_run_id];
@@ -717,6 +718,8 @@ void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& even
         if (const auto overflow = detail::add_fill(o.filled_qty, o.filled_avg_price, event); !overflow.empty())
             throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
         o.status = new_status;
+        if (is_terminal_order_status(o.status)) m->open.erase(index);
+        else m->open.insert(index);
         if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
         if (event.commission) m->order_commission[index] = event.commission;
         return;
@@ -783,8 +786,7 @@ std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& c
 std::vector<OrderRow> OrderRepository::non_terminal() {
     if (auto* m = j_.memory()) {
         std::vector<OrderRow> out;
-        for (const auto& o : m->orders)
-            if (!is_terminal_order_status(o.status)) out.push_back(o);
+        for (const std::size_t i : m->open) out.push_back(m->orders[i]);
         return out;
     }
     return guarded(j_, "cannot read orders", [&] {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -32,6 +33,7 @@ struct MemoryStore {
 
     // orders, by id (1-based index)
     std::vector<OrderRow> orders;
+    std::set<std::size_t> open;  // indexes of the orders not terminal, ascending (= by id)
     std::vector<std::optional<core::Decimal>> order_commission;  // latest event commission
     std::unordered_map<std::string, std::size_t> order_by_client_id;
     std::map<core::Date, std::vector<std::size_t>> orders_by_session;

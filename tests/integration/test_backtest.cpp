@@ -184,7 +184,7 @@ TEST_CASE("backtest writes a self-contained HTML report with the equity curve", 
     CHECK(html.find(" href=") == std::string::npos);
 }
 
-TEST_CASE("--no-journal writes nothing and gives the metrics of a run with a journal", "[integration][backtest]") {
+TEST_CASE("backtest --no-journal writes nothing and gives the metrics of a run with a journal", "[integration][backtest]") {
     // The transient journal (no SQLite at all) must answer the jobs' reads as the real one:
     // the same metrics, whatever the strategy, the calendar and the fill model (next_open
     // keeps orders open from one session to the next).
