@@ -217,7 +217,9 @@ awaitable<Result<core::AccountState>> AlpacaBroker::account() {
     if (!positions) co_return positions.error();
     core::AccountState state;
     state.cash = account.value().cash;
-    for (const auto& p : positions.value()) state.positions.push_back({p.symbol, p.qty});
+    for (const auto& p : positions.value())
+        state.positions.push_back(
+            {p.symbol, p.qty, p.avg_entry_price.is_positive() ? std::optional<core::Decimal>(p.avg_entry_price) : std::nullopt});
     co_return state;
 }
 

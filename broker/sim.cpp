@@ -156,6 +156,17 @@ Result<bool> SimBroker::load_state() {
         if (!qty) return bad("positions." + sym, "a decimal string");
         positions_[sym] = *qty;
     }
+    // Average entry prices (absent from state files written before they were kept: the
+    // positions then have none, and a stop-loss cannot be measured for them).
+    entry_.clear();
+    if (j.contains("entry_prices")) {
+        if (!j["entry_prices"].is_object()) return bad("entry_prices", "an object");
+        for (const auto& [sym, p] : j["entry_prices"].items()) {
+            auto price = decimal(p, "entry_prices." + sym);
+            if (!price || !price->is_positive()) return bad("entry_prices." + sym, "a positive decimal string");
+            if (positions_.count(sym)) entry_[sym] = *price;
+        }
+    }
     orders_.clear();
     open_.clear();
     by_client_id_.clear();
@@ -216,6 +227,8 @@ std::optional<BrokerError> SimBroker::save_state() {
     j["cash"] = cash_.to_string();
     j["positions"] = nlohmann::json::object();
     for (const auto& [s, q] : positions_) j["positions"][s] = q.to_string();
+    j["entry_prices"] = nlohmann::json::object();
+    for (const auto& [s, p] : entry_) j["entry_prices"][s] = p.to_string();
     j["orders"] = nlohmann::json::array();
     for (const auto& o : orders_) {
         nlohmann::json jo{{"client_order_id", o.request.client_order_id},
@@ -290,13 +303,21 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
     }
     const Decimal commission = commission_of(qty);
     const Decimal notional = (qty * price).round_half_away(2);
+    const auto& symbol = order.request.symbol;
     if (buy) {
         cash_ -= notional + commission;
-        positions_[order.request.symbol] += qty;
+        // The average entry price over the shares held, as a broker reports it (4 dp).
+        const Decimal held = positions_[symbol];
+        const Decimal entry = entry_.count(symbol) ? entry_[symbol] : price;
+        entry_[symbol] = ((held * entry + qty * price) / (held + qty)).round_half_away(core::kPriceDigits);
+        positions_[symbol] = held + qty;
     } else {
         cash_ += notional - commission;
-        positions_[order.request.symbol] -= qty;
-        if (positions_[order.request.symbol].is_zero()) positions_.erase(order.request.symbol);
+        positions_[symbol] -= qty;
+        if (positions_[symbol].is_zero()) {
+            positions_.erase(symbol);
+            entry_.erase(symbol);
+        }
     }
     u.filled_qty = qty;
     u.filled_avg_price = price;
@@ -330,7 +351,10 @@ awaitable<Result<core::AccountState>> SimBroker::account() {
     if (auto e = settle()) co_return *e;
     core::AccountState state;
     state.cash = cash_;
-    for (const auto& [s, q] : positions_) state.positions.push_back({s, q});
+    for (const auto& [s, q] : positions_) {
+        const auto entry = entry_.find(s);
+        state.positions.push_back({s, q, entry == entry_.end() ? std::nullopt : std::optional<Decimal>(entry->second)});
+    }
     co_return state;
 }
 

@@ -106,6 +106,7 @@ private:
     std::function<core::Timestamp()> now_;
     core::Decimal cash_;
     std::map<core::Symbol, core::Decimal> positions_;
+    std::map<core::Symbol, core::Decimal> entry_;  // average entry price of each held symbol
     std::vector<SimOrder> orders_;
     std::vector<std::size_t> open_;  // indexes into orders_ of the orders not yet terminal
     std::map<std::string, std::size_t> by_client_id_;

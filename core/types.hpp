@@ -2,6 +2,7 @@
 // Plain domain values shared by every layer.
 #include <map>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,14 @@ enum class Side { buy, sell };
 inline const char* to_string(Side s) { return s == Side::buy ? "buy" : "sell"; }
 
 struct Position {
+    Position() = default;
+    Position(Symbol s, Decimal q, std::optional<Decimal> entry = std::nullopt)
+        : symbol(std::move(s)), qty(q), avg_entry_price(entry) {}
     Symbol symbol;
     Decimal qty;  // shares; positive = long
+    // The average price paid for the shares held (the broker's avg_entry_price), when the
+    // broker reports one; what a stop-loss is measured from.
+    std::optional<Decimal> avg_entry_price;
 };
 
 // The account as the broker reports it.

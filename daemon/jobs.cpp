@@ -502,36 +502,75 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         const std::string why = "circuit breaker " + trip->rule + " tripped: " + trip->reason + "; halted";
         co_return co_await finish(false, why, no_drift);
     }
+    // Stop-loss (risk.stop_loss_pct), checked on every session: a holding at or past its
+    // stop, measured from the broker's average entry price, is sold in full.
+    core::RiskContext risk_context;
+    std::vector<core::StopTrigger> stops;
+    if (config_.risk.stop_loss) {
+        for (const auto& p : account.value().positions)
+            if (p.avg_entry_price) risk_context.stop_references[p.symbol] = *p.avg_entry_price;
+        stops = core::evaluate_stops(account.value(), session_prices(session, account.value()),
+                                     risk_context.stop_references, *config_.risk.stop_loss)
+                    .stops;
+    }
     // A backtest neither evaluated the strategy nor measures drift where the rules hold anyway.
-    if (detail_ == JournalDetail::trading)
-        if (const auto hold = core::calendar_hold(session, last_rebalance(), config_.rebalance)) {
-            const std::string why = hold->reason;
-            co_return co_await finish(false, why, no_drift);
-        }
+    std::optional<core::RebalanceDecision> rules_hold;
+    if (detail_ == JournalDetail::trading) rules_hold = core::calendar_hold(session, last_rebalance(), config_.rebalance);
+    if (rules_hold && stops.empty()) {
+        const std::string why = rules_hold->reason;
+        co_return co_await finish(false, why, no_drift);
+    }
 
     // 3. Decide.
     core::Weights targets;
-    if (auto it = targets_.find(session); it != targets_.end()) targets = it->second;
-    else targets = signals.targets_for(session);
-    if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
+    if (!rules_hold) {
+        if (auto it = targets_.find(session); it != targets_.end()) targets = it->second;
+        else targets = signals.targets_for(session);
+        if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
+    }
     const auto prices = session_prices(session, account.value());
     const core::AccountState holdings = with_pending(account.value(), own_open, prices);
-    const auto measured = core::measure_drift(holdings, targets, prices, config_.rebalance.drift_mode);
-    if (!measured.drift) {
-        const std::string why = "cannot measure drift: " + measured.problem;
-        co_return co_await finish(false, why, no_drift);
+    core::Drift drift;
+    core::RebalanceDecision decision;
+    if (rules_hold) {
+        decision = *rules_hold;
+    } else {
+        const auto measured = core::measure_drift(holdings, targets, prices, config_.rebalance.drift_mode);
+        if (!measured.drift) {
+            const std::string why = "cannot measure drift: " + measured.problem;
+            co_return co_await finish(false, why, no_drift);
+        }
+        drift = *measured.drift;
+        decision = core::decide_rebalance(session, last_rebalance(), drift, config_.rebalance);
     }
-    const auto decision = core::decide_rebalance(session, last_rebalance(), *measured.drift, config_.rebalance);
-    if (!decision.rebalance) co_return co_await finish(false, decision.reason, *measured.drift);
+    // A session that does not rebalance still sells what is stopped (and nothing else); it
+    // is not a rebalance for the calendar or the minimum interval.
+    const bool stop_exit = !decision.rebalance && !stops.empty();
+    if (!decision.rebalance && !stop_exit) co_return co_await finish(false, decision.reason, drift);
+    std::string stop_text;
+    for (const auto& stop : stops) {
+        stop_text += (stop_text.empty() ? "stop-loss: " : "; stop-loss: ") + stop.detail;
+        storage::HealthRepository(journal_).record(core::format_utc(clock_.now()), "risk", "stop_loss", stop.detail);
+        log_->warn("{} stop-loss: {}; selling", session.to_string(), stop.detail);
+    }
+    // The stopped symbols leave the targets (the planner sells them in full).
+    targets = core::exit_stopped(std::move(targets), stops);
 
     // 4. Plan and apply the risk limits.
-    const auto plan = core::plan_orders(holdings, targets, prices, config_.orders.planner);
+    auto plan = core::plan_orders(holdings, targets, prices, config_.orders.planner);
+    if (stop_exit) {
+        // Without (or outside) a rebalance, only the sells of the stopped holdings.
+        std::erase_if(plan.orders, [&](const core::PlannedOrder& o) {
+            return o.side != core::Side::sell ||
+                   std::none_of(stops.begin(), stops.end(), [&](const auto& stop) { return stop.symbol == o.symbol; });
+        });
+        plan.notes.clear();
+    }
     if (!plan.hold_reason.empty()) {
-        const std::string why = "planner: " + plan.hold_reason;
-        co_return co_await finish(false, why, *measured.drift);
+        const std::string why = "planner: " + plan.hold_reason + (stop_text.empty() ? "" : "; " + stop_text);
+        co_return co_await finish(false, why, drift);
     }
     // The risk stage every order passes; price sanity compares with the venue's latest prices.
-    core::RiskContext risk_context;
     if (config_.risk.price_sanity) {
         std::vector<core::Symbol> symbols;
         for (const auto& o : plan.orders) symbols.push_back(o.symbol);
@@ -561,7 +600,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     if (sequential && !legs.open.empty()) {
         if (auto waited = co_await await_terminal(legs); !waited.empty()) co_return fail(waited);
     }
-    if (sequential) {
+    if (sequential && !stop_exit) {
         // Buys from the account as it is now and at the venue's latest prices, never from
         // the planned proceeds at yesterday's close.
         auto now_account = co_await broker_.account();
@@ -599,14 +638,16 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     if (config_.breakers.max_consecutive_rejections) check_breakers(session, account.value());
 
     stats_.orders += legs.sent;
-    if (legs.sent > 0) ++stats_.rebalances;
-    std::string summary = decision.reason + "; " + std::to_string(legs.sent) + " order(s) sent";
-    if (dry_run_) summary = decision.reason + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
+    if (legs.sent > 0 && !stop_exit) ++stats_.rebalances;
+    if (stop_exit) ++stats_.stop_exits;
+    const std::string why = stop_exit ? stop_text : decision.reason + (stop_text.empty() ? "" : "; " + stop_text);
+    std::string summary = why + "; " + std::to_string(legs.sent) + " order(s) sent";
+    if (dry_run_) summary = why + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
     if (!legs.buys_blocked.empty()) summary += "; buys not sent: " + legs.buys_blocked;
     for (const auto& note : plan.notes) summary += "; " + note;
     for (const auto& note : plan_notes) summary += "; " + note;
     for (const auto& note : risk.notes) summary += "; " + note;
-    co_return co_await finish(legs.sent > 0 || dry_run_, summary, *measured.drift);
+    co_return co_await finish(!stop_exit && (legs.sent > 0 || dry_run_), summary, drift);
 }
 
 awaitable<void> ChainJobs::send_legs(Legs& legs, const std::vector<core::RiskVerdict>& verdicts) {

@@ -38,6 +38,7 @@ struct JobStats {
     int orders = 0;           // orders sent to the broker
     int denied = 0;           // orders stopped by the risk limits
     int rejected = 0;         // orders the broker rejected
+    int stop_exits = 0;       // sessions that sold stopped holdings outside a rebalance
 };
 
 // What a chain journals besides its job runs, orders, rebalance decisions and equity

@@ -154,3 +154,51 @@ TEST_CASE("sim broker state survives a restart through its state file", "[broker
     CHECK(r.error().message.find("cash") != std::string::npos);
     std::filesystem::remove(file);
 }
+
+TEST_CASE("sim broker reports the average entry price of each holding, as a broker does", "[broker][sim]") {
+    // Buys at 20 then 22 (closes of two sessions, no slippage): 10 x 20 + 5 x 22 = 310 for
+    // 15 shares, 20.6667 a share (4 dp). A partial sell keeps it; selling out clears it;
+    // the state file carries it across a restart.
+    auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20), bar("AAA", "2024-01-03", 21, 22)}}});
+    core::Timestamp now = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{17 * 60});
+    const auto file = std::filesystem::temp_directory_path() / ("ballast-sim-entry-" + std::to_string(::getpid()) + ".json");
+    std::filesystem::remove(file);
+    broker::SimBrokerConfig cfg;
+    cfg.fill = core::FillModel::close;
+    cfg.slippage_bps = 0;
+    cfg.initial_cash = d("1000");
+    cfg.state_file = file;
+    const auto entry = [](broker::SimBroker& b) { return wait(b.account()).value().positions.at(0).avg_entry_price; };
+    {
+        broker::SimBroker b(market, cfg, [&] { return now; });
+        REQUIRE(b.load_state().ok());
+        REQUIRE(wait(b.submit({"c1", "AAA", core::Side::buy, d("10")})).value().status == "filled");
+        CHECK(entry(b) == d("20"));
+        now = core::ny_to_utc(day("2024-01-03"), core::TimeOfDay{17 * 60});
+        REQUIRE(wait(b.submit({"c2", "AAA", core::Side::buy, d("5")})).value().status == "filled");
+        CHECK(entry(b) == d("20.6667"));
+        REQUIRE(wait(b.submit({"c3", "AAA", core::Side::sell, d("6")})).value().status == "filled");
+        CHECK(entry(b) == d("20.6667"));
+    }
+    {
+        broker::SimBroker again(market, cfg, [&] { return now; });
+        REQUIRE(again.load_state().value());
+        CHECK(entry(again) == d("20.6667"));
+        REQUIRE(wait(again.submit({"c4", "AAA", core::Side::sell, d("9")})).value().status == "filled");
+        CHECK(wait(again.account()).value().positions.empty());
+        REQUIRE(wait(again.submit({"c5", "AAA", core::Side::buy, d("1")})).value().status == "filled");
+        CHECK(entry(again) == d("22"));  // a new holding starts from its own price
+    }
+    // A state file written before entry prices were kept: the holding has none.
+    std::ofstream(file) << R"({"version": 1, "cash": "100", "positions": {"AAA": "3"}, "orders": []})";
+    broker::SimBroker old(market, cfg, [&] { return now; });
+    REQUIRE(old.load_state().value());
+    CHECK_FALSE(entry(old).has_value());
+    // A bad entry price is an error naming the key.
+    std::ofstream(file) << R"({"version": 1, "cash": "100", "positions": {"AAA": "3"}, "entry_prices": {"AAA": "-1"}, "orders": []})";
+    broker::SimBroker bad(market, cfg, [&] { return now; });
+    const auto r = bad.load_state();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("entry_prices.AAA") != std::string::npos);
+    std::filesystem::remove(file);
+}

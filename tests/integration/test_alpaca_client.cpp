@@ -1,3 +1,4 @@
+#include <algorithm>
 // The Alpaca client's calls against ballast-fake-alpaca over TLS, one by one.
 #include <catch2/catch.hpp>
 
@@ -91,4 +92,23 @@ TEST_CASE("alpaca client: every call against the fake", "[integration][alpaca]")
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().kind == broker::BrokerError::Kind::rejected);
     CHECK(refused.error().message.find("insufficient qty") != std::string::npos);
+
+    // The broker interface's account carries each position's average entry price (what a
+    // stop-loss is measured from): two buys of VTI at the fake's price average to it.
+    fake.control("POST", "/_fake/orders", R"({"mode":"immediate"})");
+    REQUIRE(run(io, client->submit_order({"cli-test-3", "VTI", core::Side::buy, d("2")})).ok());
+    REQUIRE(run(io, client->submit_order({"cli-test-4", "VTI", core::Side::buy, d("1")})).ok());
+    const auto account = run(io, broker.account());
+    REQUIRE(account.ok());
+    const auto vti = std::find_if(account.value().positions.begin(), account.value().positions.end(),
+                                  [](const core::Position& p) { return p.symbol == "VTI"; });
+    REQUIRE(vti != account.value().positions.end());
+    const auto wire = run(io, client->positions());
+    REQUIRE(wire.ok());
+    const auto wire_vti = std::find_if(wire.value().begin(), wire.value().end(),
+                                       [](const auto& p) { return p.symbol == "VTI"; });
+    REQUIRE(wire_vti != wire.value().end());
+    REQUIRE(vti->avg_entry_price.has_value());
+    CHECK(*vti->avg_entry_price == wire_vti->avg_entry_price);
+    CHECK(vti->avg_entry_price->is_positive());
 }
