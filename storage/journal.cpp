@@ -95,6 +95,8 @@ std::unique_ptr<Journal> Journal::open(const fs::path& path, const OpenOptions& 
         // Up to 32 MiB of page cache (SQLite's default is 2 MiB): a replay's batched
         // transaction then stays in memory until it commits instead of spilling pages.
         db->exec("PRAGMA cache_size = -32768");
+        // Savepoint (statement) journals and temporary tables in memory, not in temp files.
+        db->exec("PRAGMA temp_store = MEMORY");
         sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
     } catch (const SQLite::Exception& e) {
         throw wrap(path, "cannot configure the connection", e);
