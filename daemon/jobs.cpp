@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <iterator>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -112,15 +113,14 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     // targets still needs a price to be valued and sold), sorted.
     auto account = co_await broker_.account();
     if (!account) co_return fail("broker account: " + account.error().message);
-    std::vector<core::Symbol> universe = universe_;
-    for (const auto& p : account.value().positions)
-        if (!std::binary_search(universe_.begin(), universe_.end(), p.symbol)) universe.push_back(p.symbol);
-    if (universe.size() > universe_.size()) {
-        const auto middle = universe.begin() + static_cast<std::ptrdiff_t>(universe_.size());
-        std::sort(middle, universe.end());
-        universe.erase(std::unique(middle, universe.end()), universe.end());
-        std::inplace_merge(universe.begin(), middle, universe.end());
-    }
+    std::vector<core::Symbol> held;
+    held.reserve(account.value().positions.size());
+    for (const auto& p : account.value().positions) held.push_back(p.symbol);
+    if (!std::is_sorted(held.begin(), held.end())) std::sort(held.begin(), held.end());
+    std::vector<core::Symbol> universe;
+    universe.reserve(universe_.size() + held.size());
+    std::set_union(universe_.begin(), universe_.end(), held.begin(), held.end(), std::back_inserter(universe));
+    universe.erase(std::unique(universe.begin(), universe.end()), universe.end());
     std::vector<Series*> wanted;
     wanted.reserve(universe.size());
     for (const auto& s : universe) wanted.push_back(&series(s));
@@ -160,8 +160,8 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     std::vector<core::Date> days;  // trading days from the earliest start to `through`
     auto first_bar = bars.begin();
     for (const Series* s : wanted) {
-        first_bar = std::lower_bound(first_bar, bars.end(), s->symbol,
-                                     [](const core::Bar& b, const core::Symbol& sym) { return b.symbol < sym; });
+        // Both ascending by symbol: walk them together.
+        while (first_bar != bars.end() && first_bar->symbol < s->symbol) ++first_bar;
         auto end_bar = first_bar;
         while (end_bar != bars.end() && end_bar->symbol == s->symbol) ++end_bar;
         const std::optional<core::Date> start =
@@ -341,10 +341,14 @@ std::optional<core::Date> ChainJobs::last_rebalance() {
 }
 
 void ChainJobs::record_update(std::int64_t order_id, const std::string& known_status, Decimal known_filled,
-                              const broker::OrderUpdate& u, std::optional<Decimal> known_avg) {
-    storage::OrderRepository orders(journal_);
+                              const broker::OrderUpdate& u, std::optional<Decimal> known_avg,
+                              std::vector<storage::OrderRepository::StatusEvent> events) {
     last_rebalance_.reset();  // an order's fate decides whether its session counts as a rebalance
     const std::string at = u.updated_at.empty() ? core::format_utc(clock_.now()) : u.updated_at;
+    const auto add = [&](std::string event, std::optional<Decimal> qty, std::optional<Decimal> price,
+                         std::optional<Decimal> commission, const std::string& status) {
+        events.push_back({{std::move(event), at, qty, price, commission, u.reason}, status});
+    };
     if (u.filled_qty > known_filled) {
         filled_this_job_ = true;
         const bool complete = u.status == "filled";
@@ -355,21 +359,20 @@ void ChainJobs::record_update(std::int64_t order_id, const std::string& known_st
         if (price && known_avg && known_filled.is_positive())
             price = (*u.filled_avg_price * u.filled_qty - *known_avg * known_filled) / delta;
         // The commission on the event is the broker's running total for the order.
-        orders.append_event(order_id, {complete ? "filled" : "partially_filled", at, delta, price, u.commission, u.reason},
-                            complete ? "filled" : "partially_filled", u.broker_order_id);
+        const char* name = complete ? "filled" : "partially_filled";
+        add(name, delta, price, u.commission, name);
     }
-    if (u.status == known_status) return;
-    if (u.status == "filled") {
+    if (u.status == known_status) {
+    } else if (u.status == "filled") {
         if (u.filled_qty <= known_filled)  // filled with no new quantity: still record the state
-            orders.append_event(order_id, {"filled", at, std::nullopt, std::nullopt, std::nullopt, u.reason}, "filled",
-                                u.broker_order_id);
-        return;
+            add("filled", std::nullopt, std::nullopt, std::nullopt, "filled");
+    } else if (!(u.status == "partially_filled" && u.filled_qty > known_filled)) {
+        // accepted, new, canceled, expired, rejected ... recorded under the broker's name.
+        add(u.status, std::nullopt, std::nullopt, std::nullopt, u.status);
+        if (u.status == "rejected") ++stats_.rejected;
     }
-    if (u.status == "partially_filled" && u.filled_qty > known_filled) return;
-    // accepted, new, canceled, expired, rejected ... recorded under the broker's name.
-    orders.append_event(order_id, {u.status, at, std::nullopt, std::nullopt, std::nullopt, u.reason}, u.status,
-                        u.broker_order_id);
-    if (u.status == "rejected") ++stats_.rejected;
+    // One write for everything this answer says.
+    if (!events.empty()) storage::OrderRepository(journal_).append_events(order_id, events, u.broker_order_id);
 }
 
 awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
@@ -727,9 +730,9 @@ awaitable<void> ChainJobs::send_legs(Legs& legs, const std::vector<core::RiskVer
                        update.error().message);
             update = std::move(found);
         }
-        orders.append_event(order_id, {"submitted", now, std::nullopt, std::nullopt, std::nullopt, ""}, "submitted",
-                            update.value().broker_order_id);
-        record_update(order_id, "submitted", Decimal{}, update.value());
+        // "submitted" and whatever the answer already says (filled, rejected, ...) in one write.
+        record_update(order_id, "submitted", Decimal{}, update.value(), std::nullopt,
+                      {{{"submitted", now, std::nullopt, std::nullopt, std::nullopt, ""}, "submitted"}});
         if (update.value().status == "rejected") {
             if (sell) legs.buys_blocked = "sell " + v.order.symbol + " was rejected: " + update.value().reason;
             continue;

@@ -30,6 +30,7 @@
 #include "daemon/clock.hpp"
 #include "daemon/config.hpp"
 #include "daemon/scheduler.hpp"
+#include "storage/journal.hpp"
 
 namespace ballast::daemon {
 
@@ -87,10 +88,12 @@ private:
     // Polls legs.open until terminal; cancels what is still open at the fill deadline.
     // Returns an error sentence, or "".
     awaitable<std::string> await_terminal(Legs& legs);
-    // Journals the change from `known` (journal status/fills) to `update` (broker).
-    // `known_avg` is the journal's average fill price so far (for the new shares' price).
+    // Journals the change from `known` (journal status/fills) to `update` (broker), after
+    // `events` (ours, e.g. "submitted"), all in one write. `known_avg` is the journal's
+    // average fill price so far (for the new shares' price).
     void record_update(std::int64_t order_id, const std::string& known_status, core::Decimal known_filled,
-                       const broker::OrderUpdate& update, std::optional<core::Decimal> known_avg = std::nullopt);
+                       const broker::OrderUpdate& update, std::optional<core::Decimal> known_avg = std::nullopt,
+                       std::vector<storage::OrderRepository::StatusEvent> events = {});
     // Evaluates the circuit breakers (daily loss, drawdown from the journaled peak,
     // rejections in a row) on the account valued at the session's closes; on a trip
     // persists the halt and a health event.

@@ -279,6 +279,14 @@ public:
     // transaction. `new_status` is the order status after the event.
     void append_event(std::int64_t order_id, const OrderEvent& event, const std::string& new_status,
                       const std::string& broker_order_id = "");
+    // Several events of one broker answer (e.g. submitted, then filled), in order, in one
+    // transaction: the same rows as append_event for each, the order updated once.
+    struct StatusEvent {
+        OrderEvent event;
+        std::string new_status;
+    };
+    void append_events(std::int64_t order_id, const std::vector<StatusEvent>& events,
+                       const std::string& broker_order_id = "");
     std::optional<OrderRow> by_client_order_id(const std::string& client_order_id);
     // Orders whose status is not terminal (filled, canceled, expired, rejected, denied, dry_run).
     std::vector<OrderRow> non_terminal();

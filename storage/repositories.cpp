@@ -710,18 +710,29 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
 
 void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& event, const std::string& new_status,
                                    const std::string& broker_order_id) {
+    append_events(order_id, {{event, new_status}}, broker_order_id);
+}
+
+void OrderRepository::append_events(std::int64_t order_id, const std::vector<StatusEvent>& events,
+                                    const std::string& broker_order_id) {
+    if (events.empty()) return;
+    const auto missing = [&] {
+        return constraint_error(j_, "no order with id " + std::to_string(order_id) + " for event '" +
+                                        events.front().event.event + "'");
+    };
     if (auto* m = j_.memory()) {
-        if (order_id < 1 || order_id > static_cast<std::int64_t>(m->orders.size()))
-            throw constraint_error(j_, "no order with id " + std::to_string(order_id) + " for event '" + event.event + "'");
+        if (order_id < 1 || order_id > static_cast<std::int64_t>(m->orders.size())) throw missing();
         const auto index = static_cast<std::size_t>(order_id - 1);
         auto& o = m->orders[index];
-        if (const auto overflow = detail::add_fill(o.filled_qty, o.filled_avg_price, event); !overflow.empty())
-            throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
-        o.status = new_status;
+        for (const auto& [event, status] : events) {
+            if (const auto overflow = detail::add_fill(o.filled_qty, o.filled_avg_price, event); !overflow.empty())
+                throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
+            if (event.commission) m->order_commission[index] = event.commission;
+        }
+        o.status = events.back().new_status;
         if (is_terminal_order_status(o.status)) m->open.erase(index);
         else m->open.insert(index);
         if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
-        if (event.commission) m->order_commission[index] = event.commission;
         return;
     }
     guarded(j_, "cannot record the order event", [&] {
@@ -730,36 +741,35 @@ void OrderRepository::append_event(std::int64_t order_id, const OrderEvent& even
         // Current fill totals.
         detail::CachedStatement current(j_, "SELECT filled_qty, filled_avg_price FROM orders WHERE id = ?");
         current.bind(1, order_id);
-        if (!current.executeStep()) {
-            throw constraint_error(j_, "no order with id " + std::to_string(order_id) + " for event '" +
-                                           event.event + "'");
-        }
+        if (!current.executeStep()) throw missing();
         const RowRef at{j_, "orders", std::to_string(order_id)};
         core::Decimal filled = detail::decimal_at(at, current, 0, "filled_qty");
         std::optional<core::Decimal> avg = detail::optional_decimal_at(at, current, 1, "filled_avg_price");
         current.reset();
 
-        if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
-            throw constraint_error(j_, overflow + " of order " + at.row + " overflows");
-
         detail::CachedStatement insert(j_,
                                  "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail)"
                                  " VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''))");
-        insert.bind(1, order_id);
-        insert.bind(2, event.at);
-        insert.bind(3, event.event);
-        bind_optional_decimal(insert, 4, event.qty);
-        bind_optional_decimal(insert, 5, event.price);
-        bind_optional_decimal(insert, 6, event.commission);
-        insert.bind(7, event.detail);
-        insert.exec();
+        for (const auto& [event, status] : events) {
+            if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
+                throw constraint_error(j_, overflow + " of order " + at.row + " overflows");
+            insert.bind(1, order_id);
+            insert.bind(2, event.at);
+            insert.bind(3, event.event);
+            bind_optional_decimal(insert, 4, event.qty);
+            bind_optional_decimal(insert, 5, event.price);
+            bind_optional_decimal(insert, 6, event.commission);
+            insert.bind(7, event.detail);
+            insert.exec();
+            insert.reset();
+        }
 
         detail::CachedStatement update(j_,
                                  "UPDATE orders SET status = ?, updated_at = ?,"
                                  " broker_order_id = COALESCE(NULLIF(?, ''), broker_order_id),"
                                  " filled_qty = ?, filled_avg_price = ? WHERE id = ?");
-        update.bind(1, new_status);
-        update.bind(2, event.at);
+        update.bind(1, events.back().new_status);
+        update.bind(2, events.back().event.at);
         update.bind(3, broker_order_id);
         update.bind(4, filled.to_string());
         bind_optional_decimal(update, 5, avg);
