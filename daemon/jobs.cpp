@@ -668,7 +668,8 @@ awaitable<void> ChainJobs::send_legs(Legs& legs, const std::vector<core::RiskVer
                                     v.order.price,
                                     v.order.notional,
                                     v.order.reason,
-                                    core::format_utc(clock_.now())};
+                                    core::format_utc(clock_.now()),
+                                    v.approved ? "risk ok: " + v.detail : "risk denied: " + v.rule + ": " + v.detail};
         // Write-ahead: the intent is in the journal before the broker hears of it.
         const auto order_id = orders.record_intent(intent);
         const auto now = core::format_utc(clock_.now());

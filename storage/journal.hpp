@@ -232,6 +232,9 @@ struct OrderIntent {
     core::Decimal notional;
     std::string reason;
     std::string at;
+    // The risk stage's verdict, journaled as the detail of the intent_recorded event:
+    // "risk ok: within limits", or "risk denied: <rule>: <why>" (a denied event follows).
+    std::string risk;
 };
 
 // Event names, past tense: "intent_recorded", "submitted", "accepted", "partially_filled",

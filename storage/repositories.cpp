@@ -699,9 +699,11 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         const std::int64_t id = j_.db().getLastInsertRowid();
 
         detail::CachedStatement event(j_,
-                                "INSERT INTO order_events (order_id, at, event) VALUES (?, ?, 'intent_recorded')");
+                                "INSERT INTO order_events (order_id, at, event, detail)"
+                                " VALUES (?, ?, 'intent_recorded', NULLIF(?, ''))");
         event.bind(1, id);
         event.bind(2, intent.at);
+        event.bind(3, intent.risk);
         event.exec();
         scope.commit();
         return id;

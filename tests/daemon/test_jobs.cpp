@@ -195,7 +195,7 @@ TEST_CASE("an order the broker no longer knows is closed, not a reason to stop f
     const auto job = storage::RunRepository(*f.journal).start_job(run_id, day("2024-01-02"), "rebalance", "x");
     storage::OrderRepository orders(*f.journal);
     const auto id = orders.record_intent({"bl-ghost-0", job, day("2024-01-02"), 0, "AAA", core::Side::buy, d("1"),
-                                          d("100"), d("100"), "test", "x"});
+                                          d("100"), d("100"), "test", "x", ""});
     orders.append_event(id, {"submitted", "x", std::nullopt, std::nullopt, std::nullopt, ""}, "submitted", "sim-999");
     daemon::ChainJobs jobs(f.config, *f.journal, *f.sim, *f.market, f.strategy, f.clock, false, f.log);
     std::optional<broker::Result<int>> open;
@@ -232,7 +232,7 @@ TEST_CASE("a rebalance resumed with its sells still queued sends only what is mi
     const auto job = runs.start_job(run_id, day("2024-01-02"), "rebalance", "x");
     storage::OrderRepository orders(*f.journal);
     const auto sell = orders.record_intent({"bl-20240102-" + std::to_string(job) + "-0", job, day("2024-01-02"), 0,
-                                            "AAA", core::Side::sell, d("50"), d("100"), d("5000"), "t", "x"});
+                                            "AAA", core::Side::sell, d("50"), d("100"), d("5000"), "t", "x", ""});
     const broker::OrderRequest request{"bl-20240102-" + std::to_string(job) + "-0", "AAA", core::Side::sell, d("50")};
     net::io_context io;
     std::optional<broker::Result<broker::OrderUpdate>> sent;
@@ -247,4 +247,19 @@ TEST_CASE("a rebalance resumed with its sells still queued sends only what is mi
     CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'buy' AND symbol = 'BBB' AND qty = '100'") == 1);
     CHECK(f.rows("SELECT count(*) FROM job_runs WHERE job = 'rebalance' AND status = 'succeeded'") == 1);
     CHECK(queued.order_count() == 2);
+}
+
+TEST_CASE("every order's intent carries the risk stage's verdict, approved or denied", "[daemon][jobs][risk]") {
+    // AAA (all the account) is sold, BBB bought with a 40% cap on any position: the buy of
+    // 50% is denied by max_position_weight, the sell approved; both verdicts are journaled.
+    Fixture f;
+    f.config.risk.max_position_fraction = d("0.4");
+    const auto out = f.run(*f.sim, day("2024-01-03"));
+    INFO(out.failure);
+    CHECK(f.rows("SELECT count(*) FROM order_events e JOIN orders o ON o.id = e.order_id WHERE o.symbol = 'AAA'"
+                 " AND e.event = 'intent_recorded' AND e.detail = 'risk ok: within limits'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM order_events e JOIN orders o ON o.id = e.order_id WHERE o.symbol = 'BBB'"
+                 " AND e.event = 'intent_recorded' AND e.detail LIKE 'risk denied: max_position_weight: %'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE symbol = 'BBB' AND status = 'denied'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM order_events WHERE event = 'intent_recorded' AND detail IS NULL") == 0);
 }

@@ -86,7 +86,7 @@ storage::OrderEvent event(const char* name, const char* qty = nullptr, const cha
 
 storage::OrderIntent intent(const char* id, std::int64_t job_run, int session, int leg, const char* symbol,
                             core::Side side, const char* qty) {
-    return {id, job_run, day(session), leg, symbol, side, dec(qty), dec("100"), dec(qty) * dec("100"), "r", "t"};
+    return {id, job_run, day(session), leg, symbol, side, dec(qty), dec("100"), dec(qty) * dec("100"), "r", "t", "risk ok"};
 }
 
 }  // namespace
