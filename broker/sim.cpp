@@ -149,6 +149,7 @@ Result<bool> SimBroker::load_state() {
     const auto cash = j.contains("cash") ? decimal(j["cash"], "cash") : std::nullopt;
     if (!cash) return bad("cash", "a decimal string");
     cash_ = *cash;
+    account_cache_.reset();
     positions_.clear();
     if (!j.contains("positions") || !j["positions"].is_object()) return bad("positions", "an object");
     for (const auto& [sym, q] : j["positions"].items()) {
@@ -304,6 +305,7 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
     const Decimal commission = commission_of(qty);
     const Decimal notional = (qty * price).round_half_away(2);
     const auto& symbol = order.request.symbol;
+    account_cache_.reset();
     if (buy) {
         cash_ -= notional + commission;
         // The average entry price over the shares held, as a broker reports it (4 dp).
@@ -349,12 +351,17 @@ std::optional<BrokerError> SimBroker::settle() {
 
 awaitable<Result<core::AccountState>> SimBroker::account() {
     if (auto e = settle()) co_return *e;
+    if (account_cache_) co_return *account_cache_;  // nothing filled since it was built
     core::AccountState state;
     state.cash = cash_;
+    state.positions.reserve(positions_.size());
+    auto entry = entry_.begin();  // both maps ascending by symbol: walked together
     for (const auto& [s, q] : positions_) {
-        const auto entry = entry_.find(s);
-        state.positions.push_back({s, q, entry == entry_.end() ? std::nullopt : std::optional<Decimal>(entry->second)});
+        while (entry != entry_.end() && entry->first < s) ++entry;
+        const bool known = entry != entry_.end() && entry->first == s;
+        state.positions.emplace_back(s, q, known ? std::optional<Decimal>(entry->second) : std::nullopt);
     }
+    account_cache_ = state;
     co_return state;
 }
 
@@ -396,9 +403,9 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     }
     by_client_id_[request.client_order_id] = orders_.size();
     if (!is_terminal_status(order.update.status)) open_.push_back(orders_.size());
-    orders_.push_back(order);
+    orders_.push_back(std::move(order));
     if (auto e = save_state()) co_return *e;
-    co_return order.update;
+    co_return orders_.back().update;
 }
 
 awaitable<Result<OrderUpdate>> SimBroker::order_by_client_id(const std::string& client_order_id) {

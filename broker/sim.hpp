@@ -107,9 +107,10 @@ private:
     core::Decimal cash_;
     std::map<core::Symbol, core::Decimal> positions_;
     std::map<core::Symbol, core::Decimal> entry_;  // average entry price of each held symbol
+    std::optional<core::AccountState> account_cache_;  // account() as of the last fill
     std::vector<SimOrder> orders_;
     std::vector<std::size_t> open_;  // indexes into orders_ of the orders not yet terminal
-    std::map<std::string, std::size_t> by_client_id_;
+    std::unordered_map<std::string, std::size_t> by_client_id_;
 };
 
 }  // namespace ballast::broker

@@ -98,10 +98,43 @@ unsigned Date::month() const { return static_cast<unsigned>(ymd_of(*this).month(
 unsigned Date::day() const { return static_cast<unsigned>(ymd_of(*this).day()); }
 unsigned Date::weekday() const { return chr::weekday{chr::sys_days{chr::days{days_}}}.c_encoding(); }
 
+namespace {
+
+// "YYYY-MM-DD" into p[0..9] for years 0..9999 (written without printf: dates and
+// timestamps are formatted for every journal row).
+void put_date(char* p, const chr::year_month_day& ymd) {
+    const auto y = static_cast<unsigned>(static_cast<int>(ymd.year()));
+    const auto m = static_cast<unsigned>(ymd.month());
+    const auto d = static_cast<unsigned>(ymd.day());
+    p[0] = static_cast<char>('0' + y / 1000);
+    p[1] = static_cast<char>('0' + y / 100 % 10);
+    p[2] = static_cast<char>('0' + y / 10 % 10);
+    p[3] = static_cast<char>('0' + y % 10);
+    p[4] = '-';
+    p[5] = static_cast<char>('0' + m / 10);
+    p[6] = static_cast<char>('0' + m % 10);
+    p[7] = '-';
+    p[8] = static_cast<char>('0' + d / 10);
+    p[9] = static_cast<char>('0' + d % 10);
+}
+
+bool four_digit_year(const chr::year_month_day& ymd) {
+    const int y = static_cast<int>(ymd.year());
+    return y >= 0 && y <= 9999;
+}
+
+}  // namespace
+
 std::string Date::to_string() const {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", year(), month(), day());
-    return buf;
+    const auto ymd = ymd_of(*this);
+    if (!four_digit_year(ymd)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", year(), month(), day());
+        return buf;
+    }
+    char buf[10];
+    put_date(buf, ymd);
+    return std::string(buf, sizeof buf);
 }
 
 std::optional<TimeOfDay> TimeOfDay::parse(std::string_view s) {
@@ -152,12 +185,24 @@ NyLocal utc_to_ny(Timestamp t) {
 std::string format_utc(Timestamp t) {
     const auto day = chr::floor<chr::days>(t);
     const Date d = Date::from_days(static_cast<std::int32_t>(day.time_since_epoch().count()));
-    const auto secs = (t - day).count();
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%sT%02lld:%02lld:%02lldZ", d.to_string().c_str(),
-                  static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
-                  static_cast<long long>(secs % 60));
-    return buf;
+    const auto secs = static_cast<unsigned>((t - day).count());  // 0 .. 86399
+    const auto ymd = ymd_of(d);
+    if (!four_digit_year(ymd)) {
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "%sT%02u:%02u:%02uZ", d.to_string().c_str(), secs / 3600, secs / 60 % 60,
+                      secs % 60);
+        return buf;
+    }
+    char buf[20];  // YYYY-MM-DDTHH:MM:SSZ
+    put_date(buf, ymd);
+    const unsigned parts[3] = {secs / 3600, secs / 60 % 60, secs % 60};
+    buf[10] = 'T';
+    for (int i = 0; i < 3; ++i) {
+        buf[11 + 3 * i] = static_cast<char>('0' + parts[i] / 10);
+        buf[12 + 3 * i] = static_cast<char>('0' + parts[i] % 10);
+        buf[13 + 3 * i] = i < 2 ? ':' : 'Z';
+    }
+    return std::string(buf, sizeof buf);
 }
 
 std::optional<std::string> nyse_holiday_name(Date date) {

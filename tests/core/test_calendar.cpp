@@ -55,3 +55,24 @@ TEST_CASE("NYSE holidays and trading days", "[core][calendar]") {
     CHECK(previous_trading_day(day("2024-01-02")) == day("2023-12-29"));
     CHECK(trading_days(day("2024-12-23"), day("2025-01-03")).size() == 8);  // minus 25 Dec and 1 Jan
 }
+
+TEST_CASE("dates and UTC timestamps format digit by digit, in and out of four-digit years", "[core][calendar]") {
+    CHECK(Date::from_ymd(999, 1, 2).to_string() == "0999-01-02");
+    CHECK(Date::from_ymd(2024, 12, 31).to_string() == "2024-12-31");
+    CHECK(Date::from_ymd(9999, 12, 31).to_string() == "9999-12-31");
+    CHECK(Date::from_ymd(10000, 1, 1).to_string() == "10000-01-01");
+    const auto at = [](int y, unsigned m, unsigned d, int seconds) {
+        return Timestamp{std::chrono::sys_days{std::chrono::days{Date::from_ymd(y, m, d).days()}}} +
+               std::chrono::seconds{seconds};
+    };
+    CHECK(format_utc(at(2024, 3, 9, 0)) == "2024-03-09T00:00:00Z");
+    CHECK(format_utc(at(2024, 3, 9, 86399)) == "2024-03-09T23:59:59Z");
+    CHECK(format_utc(at(1970, 1, 1, 3600 + 62)) == "1970-01-01T01:01:02Z");
+    CHECK(format_utc(at(10000, 1, 1, 45296)) == "10000-01-01T12:34:56Z");
+    // Every second of a day round-trips through its fields.
+    for (int s = 0; s < 86400; s += 37) {
+        const auto text = format_utc(at(2025, 6, 30, s));
+        INFO(text);
+        CHECK(std::stoi(text.substr(11, 2)) * 3600 + std::stoi(text.substr(14, 2)) * 60 + std::stoi(text.substr(17, 2)) == s);
+    }
+}
