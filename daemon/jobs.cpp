@@ -173,13 +173,13 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
             const auto got = end_bar - std::lower_bound(first_bar, end_bar, *start,
                                                         [](const core::Bar& b, core::Date d) { return b.date < d; });
             if (got != expected) {
+                // The symbol's bars are a subset of `days`: walk both to list what is missing.
                 std::vector<std::string> missing;
-                for (auto d = std::lower_bound(days.begin(), days.end(), *start); d != days.end(); ++d)
-                    if (!std::binary_search(first_bar, end_bar, *d, [](const auto& x, const auto& y) {
-                            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, core::Date>) return x < y.date;
-                            else return x.date < y;
-                        }))
-                        missing.push_back(d->to_string());
+                auto bar = end_bar - got;
+                for (auto d = std::lower_bound(days.begin(), days.end(), *start); d != days.end(); ++d) {
+                    if (bar != end_bar && bar->date == *d) ++bar;
+                    else missing.push_back(d->to_string());
+                }
                 co_return fail("gap in the market data: no bar for " + s->symbol + " on " + missing.front() +
                                (missing.size() > 1 ? " and " + std::to_string(missing.size() - 1) + " more trading day(s)"
                                                    : "") +

@@ -263,3 +263,24 @@ TEST_CASE("every order's intent carries the risk stage's verdict, approved or de
     CHECK(f.rows("SELECT count(*) FROM orders WHERE symbol = 'BBB' AND status = 'denied'") == 1);
     CHECK(f.rows("SELECT count(*) FROM order_events WHERE event = 'intent_recorded' AND detail IS NULL") == 0);
 }
+
+TEST_CASE("a gap after known bars holds the chain and names every missing day", "[daemon][jobs][data]") {
+    // Session 2024-01-02 reads both symbols; by 2024-01-05 BBB lacks 01-03 and 01-04.
+    Fixture f;
+    f.market = broker::SimMarket::from_bars(
+        {{"AAA", {bar("AAA", "2024-01-02", 100), bar("AAA", "2024-01-03", 100), bar("AAA", "2024-01-04", 100),
+                  bar("AAA", "2024-01-05", 100)}},
+         {"BBB", {bar("BBB", "2024-01-02", 50), bar("BBB", "2024-01-05", 50)}}});
+    REQUIRE(f.run(*f.sim, day("2024-01-02")).failure.empty());
+    const auto out = f.run(*f.sim, day("2024-01-05"));
+    CHECK(out.failure ==
+          "data-update failed: gap in the market data: no bar for BBB on 2024-01-03 and 1 more trading day(s) up to "
+          "2024-01-05; holding");
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE session_date = '2024-01-05'") == 0);
+    // A duplicate bar is refused the same way.
+    Fixture g;
+    g.market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 100), bar("AAA", "2024-01-02", 101)}},
+                                             {"BBB", {bar("BBB", "2024-01-02", 50)}}});
+    CHECK(g.run(*g.sim, day("2024-01-02")).failure ==
+          "data-update failed: duplicate bar AAA 2024-01-02 from market data; holding");
+}
