@@ -362,11 +362,11 @@ void ChainJobs::record_update(std::int64_t order_id, const std::string& known_st
         const char* name = complete ? "filled" : "partially_filled";
         add(name, delta, price, u.commission, name);
     }
-    if (u.status == known_status) {
-    } else if (u.status == "filled") {
+    const bool new_status = u.status != known_status;
+    if (new_status && u.status == "filled") {
         if (u.filled_qty <= known_filled)  // filled with no new quantity: still record the state
             add("filled", std::nullopt, std::nullopt, std::nullopt, "filled");
-    } else if (!(u.status == "partially_filled" && u.filled_qty > known_filled)) {
+    } else if (new_status && !(u.status == "partially_filled" && u.filled_qty > known_filled)) {
         // accepted, new, canceled, expired, rejected ... recorded under the broker's name.
         add(u.status, std::nullopt, std::nullopt, std::nullopt, u.status);
         if (u.status == "rejected") ++stats_.rejected;

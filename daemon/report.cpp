@@ -67,7 +67,8 @@ std::vector<Row> rows_of(const BacktestSummary& s) {
         {"Costs", money(p.costs), "commissions " + money(s.commissions) + ", slippage " + money(s.slippage)},
         {"Rebalances", std::to_string(s.stats.rebalances), ""},
         {"Orders", std::to_string(s.stats.orders),
-         std::to_string(s.stats.denied) + " denied by risk limits, " + std::to_string(s.stats.rejected) + " rejected"},
+         std::to_string(s.stats.denied) + " denied by risk limits, " + std::to_string(s.stats.rejected) + " rejected" +
+             (s.stats.stop_exits > 0 ? ", " + std::to_string(s.stats.stop_exits) + " stop-loss exit(s)" : "")},
     };
     if (s.failed_sessions > 0)
         rows.push_back({"Failed sessions", std::to_string(s.failed_sessions), "first: " + s.first_failure});
@@ -203,7 +204,8 @@ const std::vector<std::string>& metric_keys() {
     static const std::vector<std::string> keys{
         "sessions", "failed_sessions", "start_value", "final_value", "total_return", "cagr",   "volatility",
         "sharpe",   "sortino",         "max_drawdown", "calmar",     "turnover",     "trades", "costs",
-        "commissions", "slippage",     "rebalances",  "orders",      "denied",       "rejected"};
+        "commissions", "slippage",     "rebalances",  "orders",      "denied",       "rejected",
+        "stop_exits"};
     return keys;
 }
 
@@ -243,6 +245,7 @@ nlohmann::json metrics_json(const BacktestSummary& s) {
     j["orders"] = s.stats.orders;
     j["denied"] = s.stats.denied;
     j["rejected"] = s.stats.rejected;
+    j["stop_exits"] = s.stats.stop_exits;
     return j;
 }
 

@@ -84,6 +84,7 @@ TEST_CASE("a stop-loss sells the stopped holding on its session, in backtest and
                                       "", (dir / "stderr.txt").string());
     INFO(read_bytes(dir / "stderr.txt"));
     REQUIRE(backtest.exit_code == 0);
+    CHECK(backtest.output.find("\"stop_exits\": 2") != std::string::npos);  // 02-09, and 03-11 after the buy-back
     const auto daemon = run_ballast("run --replay --config " + shell_quote((dir / "stop.toml").string()));
     INFO(daemon.output);
     REQUIRE(daemon.exit_code == 0);
