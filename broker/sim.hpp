@@ -22,6 +22,8 @@ public:
                                                    const std::vector<core::Symbol>& symbols);
     // Builds a market from bars already in memory (tests).
     static std::shared_ptr<SimMarket> from_bars(std::map<core::Symbol, std::vector<core::Bar>> bars);
+    SimMarket(const SimMarket&) = delete;  // index_ points into bars_
+    SimMarket& operator=(const SimMarket&) = delete;
 
     awaitable<Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols, core::Date from,
                                                           core::Date to) override;
