@@ -289,3 +289,84 @@ TEST_CASE("breakers trip on reaching their limits", "[core][risk][breakers]") {
         CHECK_FALSE(evaluate_breakers(in, BreakerLimits{}));
     }
 }
+
+TEST_CASE("max_gross_exposure on random books: every verdict agrees with a sum over every position",
+          "[core][risk]") {
+    // The risk stage keeps the gross exposure incrementally. Check it against the naive
+    // definition, the sum of |qty x price| over every held symbol recomputed from scratch,
+    // on random accounts (some symbols without a price) and random plans: an order that
+    // raises the gross is approved exactly when the recomputed gross after it (with the
+    // orders approved before it applied) is within the limit, and denied for a missing
+    // price exactly when some non-zero holding has none.
+    std::uint64_t seed = 12345;
+    const auto next = [&](std::uint64_t n) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (seed >> 33) % n;
+    };
+    const std::vector<Symbol> universe{"A", "B", "C", "D", "E", "F"};
+    int checked_raise = 0, checked_missing = 0;
+    for (int round = 0; round < 3000; ++round) {
+        AccountState account;
+        account.cash = Decimal::from_int(static_cast<std::int64_t>(next(5000)));
+        Prices prices;
+        for (const auto& s : universe) {
+            if (next(3) > 0) account.positions.emplace_back(s, Decimal::from_int(static_cast<std::int64_t>(next(40))));
+            if (next(8) > 0) prices[s] = Decimal::from_int(static_cast<std::int64_t>(1 + next(200)));
+        }
+        Plan plan;
+        plan.equity = Decimal::from_int(static_cast<std::int64_t>(1000 + next(20000)));
+        for (int i = 0, n = static_cast<int>(1 + next(6)); i < n; ++i) {
+            const auto& s = universe[next(universe.size())];
+            const Decimal price = Decimal::from_int(static_cast<std::int64_t>(1 + next(200)));
+            const Decimal qty = Decimal::from_int(static_cast<std::int64_t>(1 + next(30)));
+            plan.orders.push_back({s, next(2) ? Side::buy : Side::sell, qty, price, qty * price, ""});
+        }
+        auto limits = loose();
+        limits.max_gross_exposure = Decimal::from_int(static_cast<std::int64_t>(20 + next(120))) / Decimal::from_int(100);
+        const auto report = evaluate_risk(plan, account, prices, limits);
+        REQUIRE(report.verdicts.size() == plan.orders.size());
+
+        // Replay with the naive book.
+        Prices valuation = prices;
+        for (const auto& o : plan.orders) valuation.emplace(o.symbol, o.price);
+        std::map<Symbol, Decimal> held;
+        for (const auto& p : account.positions) held[p.symbol] += p.qty;
+        const auto gross = [&](const std::map<Symbol, Decimal>& book) -> std::optional<Decimal> {
+            Decimal sum;
+            for (const auto& [s, q] : book) {
+                if (q.is_zero()) continue;
+                const auto it = valuation.find(s);
+                if (it == valuation.end()) return std::nullopt;
+                sum += (q * it->second).abs();
+            }
+            return sum;
+        };
+        for (std::size_t i = 0; i < plan.orders.size(); ++i) {
+            const auto& o = plan.orders[i];
+            const auto& v = report.verdicts[i];
+            auto after = held;
+            after[o.symbol] += o.side == Side::buy ? o.qty : -o.qty;
+            const bool may_raise = o.side == Side::buy || after[o.symbol].is_negative();
+            INFO("round " << round << " order " << i << " " << o.symbol << " " << v.rule << ": " << v.detail);
+            if (v.rule == "max_gross_exposure") {
+                const auto before_gross = gross(held), after_gross = gross(after);
+                if (!before_gross || !after_gross) {
+                    ++checked_missing;
+                    CHECK(v.detail.find("no price for held") == 0);
+                } else {
+                    ++checked_raise;
+                    CHECK(*after_gross > *before_gross);
+                    CHECK(*after_gross / plan.equity > limits.max_gross_exposure);
+                }
+            } else if (v.approved && may_raise) {
+                const auto before_gross = gross(held), after_gross = gross(after);
+                REQUIRE(before_gross);
+                REQUIRE(after_gross);
+                if (*after_gross > *before_gross) CHECK(*after_gross / plan.equity <= limits.max_gross_exposure);
+            }
+            if (v.approved) held = after;
+        }
+    }
+    CHECK(checked_raise > 100);
+    CHECK(checked_missing > 100);
+}
