@@ -308,10 +308,13 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
     account_cache_.reset();
     if (buy) {
         cash_ -= notional + commission;
-        // The average entry price over the shares held, as a broker reports it (4 dp).
+        // The average entry price over the shares held, as a broker reports it (4 dp). Shares
+        // held without a known entry price (an older state file) keep it unknown.
         const Decimal held = positions_[symbol];
-        const Decimal entry = entry_.count(symbol) ? entry_[symbol] : price;
-        entry_[symbol] = ((held * entry + qty * price) / (held + qty)).round_half_away(core::kPriceDigits);
+        if (const auto entry = entry_.find(symbol); entry != entry_.end())
+            entry->second = ((held * entry->second + qty * price) / (held + qty)).round_half_away(core::kPriceDigits);
+        else if (held.is_zero())
+            entry_[symbol] = price;
         positions_[symbol] = held + qty;
     } else {
         cash_ += notional - commission;

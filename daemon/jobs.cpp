@@ -192,7 +192,7 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     for (const auto& b : bars) remember(b);
     // Every symbol needs a bar for that very session: anything else is stale data.
     for (const Series* s : wanted) {
-        if (s->dates.empty() || s->dates.back() != through)
+        if (!close_on(*s, through))
             co_return fail("no bar for " + s->symbol + " on " + through.to_string() + " (latest known: " +
                            (s->dates.empty() ? std::string("none") : s->dates.back().to_string()) + "); holding");
     }
@@ -205,6 +205,14 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
     if (detail_ == JournalDetail::trading)
         if (const auto hold = core::calendar_hold(session, last_rebalance(), config_.rebalance))
             co_return ok("not evaluated: no rebalance due (" + hold->reason + ")");
+    if (auto problem = evaluate_strategy(session, job_run_id); !problem.empty()) co_return fail(problem);
+    if (dry_run_) co_return ok("dry run: targets computed, not journaled");
+    std::string detail = "targets";
+    for (const auto& [s, w] : targets_[session]) detail += " " + s + "=" + (w * Decimal::from_int(100)).to_string() + "%";
+    co_return ok(detail);
+}
+
+std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_run_id) {
     core::StrategyInput input;
     input.session = session;
     const auto lookback = static_cast<int>(strategy_.lookback());
@@ -219,25 +227,19 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
         input.closes[sym].assign(s.closes.begin() + (first - s.dates.begin()), s.closes.begin() + (last - s.dates.begin()));
     }
     const auto out = strategy_.evaluate(input);
+    const std::string problem = out.problem.empty() ? "" : "strategy " + strategy_.name() + ": " + out.problem;
     if (dry_run_) {
         // A dry run keeps its targets in memory: the session's journaled ones stay the real run's.
-        if (!out.problem.empty()) co_return fail("strategy " + strategy_.name() + ": " + out.problem);
-        targets_[session] = out.targets;
-        co_return ok("dry run: targets computed, not journaled");
+        if (problem.empty()) targets_[session] = out.targets;
+        return problem;
     }
     storage::SignalRepository repo(journal_);
     storage::Transaction tx(journal_);
     repo.save_signals(job_run_id, session, strategy_.name(), out.signals);
-    if (!out.problem.empty()) {
-        tx.commit();
-        co_return fail("strategy " + strategy_.name() + ": " + out.problem);
-    }
-    repo.save_targets(job_run_id, session, strategy_.name(), out.targets);
+    if (problem.empty()) repo.save_targets(job_run_id, session, strategy_.name(), out.targets);
     tx.commit();
-    targets_[session] = out.targets;
-    std::string detail = "targets";
-    for (const auto& [s, w] : out.targets) detail += " " + s + "=" + (w * Decimal::from_int(100)).to_string() + "%";
-    co_return ok(detail);
+    if (problem.empty()) targets_[session] = out.targets;
+    return problem;
 }
 
 std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const core::AccountState& account) {
@@ -474,7 +476,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     auto finish = [&](bool rebalanced, const std::string& reason, const core::Drift& drift) -> awaitable<JobResult> {
         if (!dry_run_) {
             signals.save_decision(job_run_id, {session, rebalanced, reason, drift.max, drift.symbol});
-            if (rebalanced) last_rebalance_.reset();
+            last_rebalance_.reset();  // an upsert: a resumed job may turn its own session's decision around
         }
         auto after = co_await broker_.account();
         if (!after) co_return fail("broker account after trading: " + after.error().message);
@@ -527,6 +529,11 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     // 3. Decide.
     core::Weights targets;
     if (!rules_hold) {
+        // In a backtest the signals job skipped the strategy if the rules held then; the
+        // reconciliation above can change that (an order of the last rebalance that ended
+        // without a fill no longer makes it one), so evaluate it now, as the daemon did.
+        if (detail_ == JournalDetail::trading && !targets_.count(session))
+            if (auto problem = evaluate_strategy(session, job_run_id); !problem.empty()) co_return fail(problem);
         if (auto it = targets_.find(session); it != targets_.end()) targets = it->second;
         else targets = signals.targets_for(session);
         if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
@@ -553,7 +560,8 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     std::string stop_text;
     for (const auto& stop : stops) {
         stop_text += (stop_text.empty() ? "stop-loss: " : "; stop-loss: ") + stop.detail;
-        storage::HealthRepository(journal_).record(core::format_utc(clock_.now()), "risk", "stop_loss", stop.detail);
+        if (!dry_run_)
+            storage::HealthRepository(journal_).record(core::format_utc(clock_.now()), "risk", "stop_loss", stop.detail);
         log_->warn("{} stop-loss: {}; selling", session.to_string(), stop.detail);
     }
     // The stopped symbols leave the targets (the planner sells them in full).
@@ -642,7 +650,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
 
     stats_.orders += legs.sent;
     if (legs.sent > 0 && !stop_exit) ++stats_.rebalances;
-    if (stop_exit) ++stats_.stop_exits;
+    if (stop_exit && legs.sent > 0) ++stats_.stop_exits;
     const std::string why = stop_exit ? stop_text : decision.reason + (stop_text.empty() ? "" : "; " + stop_text);
     std::string summary = why + "; " + std::to_string(legs.sent) + " order(s) sent";
     if (dry_run_) summary = why + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";

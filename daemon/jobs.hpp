@@ -72,6 +72,9 @@ public:
 private:
     awaitable<JobResult> data_update(core::Date session);
     awaitable<JobResult> signals(core::Date session, std::int64_t job_run_id);
+    // Evaluates the strategy on the session's closes, journals signals and targets (not in a
+    // dry run) and keeps the targets in targets_. Returns "" or the strategy's problem.
+    std::string evaluate_strategy(core::Date session, std::int64_t job_run_id);
     awaitable<JobResult> rebalance(core::Date session, std::int64_t job_run_id);
     // The orders of one rebalance as they are sent.
     struct Legs {

@@ -497,7 +497,8 @@ void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session,
 void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const core::Weights& targets) {
     if (auto* m = j_.memory()) {
-        m->targets[session] = targets;
+        auto& saved = m->targets[session];  // an upsert per symbol, as the SQL
+        for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
         return;
     }
     guarded(j_, "cannot store targets", [&] {
@@ -726,11 +727,18 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
         if (order_id < 1 || order_id > static_cast<std::int64_t>(m->orders.size())) throw missing();
         const auto index = static_cast<std::size_t>(order_id - 1);
         auto& o = m->orders[index];
+        // All or nothing, as the SQL's transaction.
+        core::Decimal filled = o.filled_qty;
+        std::optional<core::Decimal> avg = o.filled_avg_price;
+        std::optional<core::Decimal> commission = m->order_commission[index];
         for (const auto& [event, status] : events) {
-            if (const auto overflow = detail::add_fill(o.filled_qty, o.filled_avg_price, event); !overflow.empty())
+            if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
                 throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
-            if (event.commission) m->order_commission[index] = event.commission;
+            if (event.commission) commission = event.commission;
         }
+        o.filled_qty = filled;
+        o.filled_avg_price = avg;
+        m->order_commission[index] = commission;
         o.status = events.back().new_status;
         if (is_terminal_order_status(o.status)) m->open.erase(index);
         else m->open.insert(index);

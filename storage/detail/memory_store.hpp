@@ -1,9 +1,13 @@
 #pragma once
 // The state of a transient journal (Journal::transient()): what the jobs and the scheduler
-// read back, kept in memory, nothing written anywhere. Each method answers as its
-// repository's SQL does on a journal holding the same writes (tests/storage compares the
-// two on one sequence of writes). Bars are not kept (range() and last_date() find none),
-// nor signals, positions, health event details or run rows.
+// read back, kept in memory, nothing written anywhere. Each repository method answers as
+// its SQL does on a journal holding the same writes (tests/storage compares the two on one
+// sequence of writes). Bars are not kept (range() and last_date() find none), nor signals,
+// positions, health event details or run rows. Unlike SQLite it does not roll back: a
+// Transaction is a no-op (each repository write is still all or nothing), and the schema's
+// CHECK and foreign-key constraints are not enforced (the jobs never write such values;
+// the uniqueness rules the jobs rely on, one job per session and unique client_order_ids,
+// are).
 #include <cstdint>
 #include <map>
 #include <optional>

@@ -194,6 +194,9 @@ TEST_CASE("sim broker reports the average entry price of each holding, as a brok
     broker::SimBroker old(market, cfg, [&] { return now; });
     REQUIRE(old.load_state().value());
     CHECK_FALSE(entry(old).has_value());
+    // Buying more does not make one up from the new shares alone.
+    REQUIRE(wait(old.submit({"c9", "AAA", core::Side::buy, d("1")})).value().status == "filled");
+    CHECK_FALSE(entry(old).has_value());
     // A bad entry price is an error naming the key.
     std::ofstream(file) << R"({"version": 1, "cash": "100", "positions": {"AAA": "3"}, "entry_prices": {"AAA": "-1"}, "orders": []})";
     broker::SimBroker bad(market, cfg, [&] { return now; });

@@ -221,3 +221,48 @@ TEST_CASE("backtest --no-journal writes nothing and gives the metrics of a run w
         CHECK(fs::is_empty(tmp));  // nothing written, not even a scratch file
     }
 }
+
+TEST_CASE("a backtest whose last rebalance comes to nothing at the next open rebalances as the daemon does",
+          "[integration][backtest]") {
+    // $100, whole shares, fills at the next open: 2024-01-02 buys one AAA at the close of 90;
+    // AAA opens at 150 on 01-03, the sim rejects the buy (no cash for it). On 01-03 the
+    // backtest's signals job still sees 01-02 as a rebalance (the order is only accepted)
+    // and skips the strategy; the reconciliation in the rebalance job then finds the
+    // rejection, so the rules no longer hold: the rebalance must evaluate the strategy
+    // itself, decide as the daemon does, and not fail the session.
+    TempDir dir;
+    std::filesystem::create_directories(dir / "prices");
+    std::string csv = "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,90,91,89,90,90,1000\n";
+    for (const char* d : {"2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09"})
+        csv += std::string(d) + ",150,151,149,150,150,1000\n";
+    write_file(dir / "prices" / "AAA.csv", csv);
+    write_file(dir / "config.toml",
+               "mode = \"sim\"\njournal = \"" + (dir / "daemon.db").string() +
+                   "\"\n[strategy]\nname = \"one\"\n[strategy.weights]\nAAA = 100\n"
+                   "[rebalance]\ndrift_threshold = 5.0\nmin_interval_days = 30\n"
+                   "[risk]\nmax_position_pct = 100\nmax_order_pct = 100\n"
+                   "[sim]\ndata_dir = \"" + (dir / "prices").string() +
+                   "\"\nfill = \"next_open\"\nslippage_bps = 0\nprice_field = \"close\"\ninitial_cash = 100\n"
+                   "start = \"2024-01-02\"\nend = \"2024-01-09\"\n");
+    const auto config = shell_quote((dir / "config.toml").string());
+    const auto bt = run_stdout("backtest -q --json --config " + config + " --journal " +
+                                   shell_quote((dir / "backtest.db").string()),
+                               dir / "stderr.txt");
+    INFO(read_bytes(dir / "stderr.txt"));
+    REQUIRE(bt.exit_code == 0);
+    const auto j = one_document(bt.output);
+    CHECK(j["failed_sessions"] == 0);
+    const auto daemon = run_ballast("run --replay --config " + config);
+    INFO(daemon.output);
+    REQUIRE(daemon.exit_code == 0);
+    const auto a = orders_of(dir / "daemon.db");
+    const auto b = orders_of(dir / "backtest.db");
+    REQUIRE(a.size() == 1);
+    CHECK(std::get<4>(a[0]) == "rejected");
+    CHECK(a == b);
+    // The 01-03 decision was taken with the strategy evaluated in the rebalance job.
+    SQLite::Database db((dir / "backtest.db").string(), SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM targets WHERE session_date = '2024-01-03'").getInt() == 1);
+    CHECK(db.execAndGet("SELECT reason FROM rebalance_decisions WHERE session_date = '2024-01-03'").getString().find(
+              "minimum interval") == std::string::npos);
+}
