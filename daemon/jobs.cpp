@@ -548,10 +548,12 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         const auto measured = core::measure_drift(holdings, targets, prices, config_.rebalance.drift_mode);
         if (!measured.drift) {
             const std::string why = "cannot measure drift: " + measured.problem;
-            co_return co_await finish(false, why, no_drift);
+            if (stops.empty()) co_return co_await finish(false, why, no_drift);
+            decision = {false, why};  // no rebalance, but the stops are still sold
+        } else {
+            drift = *measured.drift;
+            decision = core::decide_rebalance(session, last_rebalance(), drift, config_.rebalance);
         }
-        drift = *measured.drift;
-        decision = core::decide_rebalance(session, last_rebalance(), drift, config_.rebalance);
     }
     // A session that does not rebalance still sells what is stopped (and nothing else); it
     // is not a rebalance for the calendar or the minimum interval.
@@ -567,15 +569,18 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     // The stopped symbols leave the targets (the planner sells them in full).
     targets = core::exit_stopped(std::move(targets), stops);
 
-    // 4. Plan and apply the risk limits.
-    auto plan = core::plan_orders(holdings, targets, prices, config_.orders.planner);
+    // 4. Plan and apply the risk limits. Outside a rebalance, only the stopped holdings are
+    //    sold, in full, at the price that stopped them; nothing else needs a price for that.
+    core::Plan plan;
     if (stop_exit) {
-        // Without (or outside) a rebalance, only the sells of the stopped holdings.
-        std::erase_if(plan.orders, [&](const core::PlannedOrder& o) {
-            return o.side != core::Side::sell ||
-                   std::none_of(stops.begin(), stops.end(), [&](const auto& stop) { return stop.symbol == o.symbol; });
-        });
-        plan.notes.clear();
+        plan.equity = account_value(session, account.value()).value_or(account.value().cash);
+        for (const auto& stop : stops)
+            for (const auto& p : holdings.positions)
+                if (p.symbol == stop.symbol && p.qty.is_positive())
+                    plan.orders.push_back({p.symbol, core::Side::sell, p.qty, stop.price, (p.qty * stop.price).round_down(2),
+                                           "stop-loss: sell all"});
+    } else {
+        plan = core::plan_orders(holdings, targets, prices, config_.orders.planner);
     }
     if (!plan.hold_reason.empty()) {
         const std::string why = "planner: " + plan.hold_reason + (stop_text.empty() ? "" : "; " + stop_text);
