@@ -66,11 +66,15 @@ awaitable<Result<std::vector<core::Bar>>> SimMarket::daily_bars(const std::vecto
                                                                  core::Date from, core::Date to) {
     std::vector<core::Bar> out;
     out.reserve(symbols.size());
+    std::size_t hint = 0;  // symbols usually share their dates: try the previous symbol's start first
     for (const auto& s : symbols) {
         const Series* series = this->series(s);
         if (!series) continue;
         const auto& dates = series->dates;
-        auto i = static_cast<std::size_t>(std::lower_bound(dates.begin(), dates.end(), from) - dates.begin());
+        const bool hint_fits = hint < dates.size() && dates[hint] >= from && (hint == 0 || dates[hint - 1] < from);
+        auto i = hint_fits ? hint
+                           : static_cast<std::size_t>(std::lower_bound(dates.begin(), dates.end(), from) - dates.begin());
+        hint = i;
         for (; i < dates.size() && dates[i] <= to; ++i) out.push_back(series->bars[i]);
     }
     co_return out;

@@ -38,7 +38,7 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
             plan.hold_reason = "no valid price for " + s;
             return plan;
         }
-        if (held.count(s)) plan.equity += held[s] * it->second;
+        if (const auto h = held.find(s); h != held.end()) plan.equity += h->second * it->second;
     }
     if (!plan.equity.is_positive()) {
         plan.hold_reason = "equity is not positive (" + plan.equity.to_string() + ")";
@@ -58,12 +58,15 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
     std::vector<Want> wants;
     for (const auto& s : symbols) {
         const Decimal price = prices.at(s);
-        const Decimal have = held.count(s) ? held[s] : Decimal{};
-        const Decimal weight = targets.count(s) ? targets.at(s) : Decimal{};
+        const auto h = held.find(s);
+        const Decimal have = h != held.end() ? h->second : Decimal{};
+        const auto t = targets.find(s);
+        const Decimal weight = t != targets.end() ? t->second : Decimal{};
         const Decimal current_value = have * price;
         const Decimal target_value = investable * weight;
-        const std::string why = "weight " + pct2(current_value / plan.equity) + " -> target " + pct2(weight);
         if (!config.plan_sells && (!weight.is_positive() || target_value < current_value)) continue;
+        if (weight.is_positive() && target_value == current_value) continue;  // nothing to do
+        const std::string why = "weight " + pct2(current_value / plan.equity) + " -> target " + pct2(weight);
         if (!weight.is_positive()) {
             // Proceeds are counted rounded down: expected cash is never overstated.
             const Decimal notional = (have * price).round_down(2);

@@ -72,21 +72,27 @@ DriftResult measure_drift(const AccountState& account, const Weights& targets, c
     Decimal equity = account.cash;
     std::map<Symbol, Decimal> value;
     for (const auto& s : symbols) {
-        const auto q = qty.count(s) ? qty.at(s) : Decimal{};
+        const auto held = qty.find(s);
+        const auto q = held != qty.end() ? held->second : Decimal{};
         const auto it = prices.find(s);
         if (it == prices.end() || !it->second.is_positive()) {
-            if (q.is_zero() && targets.count(s) && targets.at(s).is_zero()) continue;
+            const auto t = targets.find(s);
+            if (q.is_zero() && t != targets.end() && t->second.is_zero()) continue;
             return {std::nullopt, "no valid price for " + s};
         }
-        value[s] = q * it->second;
-        equity += value[s];
+        const Decimal v = q * it->second;
+        value.emplace_hint(value.end(), s, v);
+        equity += v;
     }
     if (!equity.is_positive()) return {std::nullopt, "equity is not positive (" + equity.to_string() + ")"};
 
     Drift out;
+    const double equity_value = equity.to_double();
     for (const auto& s : symbols) {
-        const double w = value.count(s) ? value[s].to_double() / equity.to_double() : 0.0;
-        const double t = targets.count(s) ? targets.at(s).to_double() : 0.0;
+        const auto v = value.find(s);
+        const double w = v != value.end() ? v->second.to_double() / equity_value : 0.0;
+        const auto target = targets.find(s);
+        const double t = target != targets.end() ? target->second.to_double() : 0.0;
         double d = std::fabs(w - t);
         if (mode == DriftMode::relative) {
             if (t > 0) d /= t;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <set>
+#include <span>
 
 #include "core/indicators.hpp"
 
@@ -19,14 +20,14 @@ std::string num(double v) {
 
 // The newest `need` closes of `symbol` into `out`; a problem when the session has no
 // close for it, the history is shorter than `need`, or a needed close is not a price.
-std::string take_closes(const StrategyInput& in, const Symbol& symbol, std::size_t need, std::vector<double>& out) {
+std::string take_closes(const StrategyInput& in, const Symbol& symbol, std::size_t need, std::span<const double>& out) {
     const auto it = in.closes.find(symbol);
     if (it == in.closes.end() || it->second.empty()) return "no close for " + symbol + " on " + in.session.to_string();
     const auto& all = it->second;
     if (all.size() < need)
         return "not enough history for " + symbol + ": " + std::to_string(all.size()) + " closes through " +
                in.session.to_string() + ", need " + std::to_string(need);
-    out.assign(all.end() - static_cast<std::ptrdiff_t>(need), all.end());
+    out = std::span<const double>(all).last(need);  // a view: the input outlives the evaluation
     for (std::size_t i = 0; i < out.size(); ++i) {
         if (!valid_price(out[i]))
             return "invalid close " + num(out[i]) + " for " + symbol + " (" + std::to_string(out.size() - 1 - i) +
@@ -85,7 +86,7 @@ StrategyOutput TrendFollowing::evaluate(const StrategyInput& input) const {
     }
     const auto& safe = params_.safe_asset;
     // A safe asset without a base weight only needs today's close.
-    std::vector<double> closes;
+    std::span<const double> closes;
     if (safe && !weights_.count(*safe)) {
         if (auto p = take_closes(input, *safe, 1, closes); !p.empty()) {
             out.problem = p;
@@ -145,7 +146,7 @@ StrategyOutput DualMomentum::evaluate(const StrategyInput& input) const {
         return out;
     }
     const std::size_t need = p.lookback_days + 1;
-    std::vector<double> closes;
+    std::span<const double> closes;
     const auto window_return = [&](const Symbol& sym, double& ret) {
         auto problem = take_closes(input, sym, need, closes);
         if (problem.empty()) ret = closes.back() / closes.front() - 1.0;
@@ -209,7 +210,7 @@ StrategyOutput RiskParity::evaluate(const StrategyInput& input) const {
         return out;
     }
     // Annualised volatility of each symbol.
-    std::vector<double> closes;
+    std::span<const double> closes;
     std::vector<double> vols;
     for (const auto& sym : p.universe) {
         if (auto problem = take_closes(input, sym, p.lookback_days + 1, closes); !problem.empty()) {
