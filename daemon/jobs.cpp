@@ -314,14 +314,18 @@ core::Date ChainJobs::data_date(core::Date session) const {
     return config_.schedule.data_update.minutes >= kCloseMinutes ? session : core::previous_trading_day(session);
 }
 
+std::optional<Decimal> ChainJobs::valuation_price(const core::Symbol& symbol, core::Date date) {
+    const auto close = close_on(series(symbol), date);
+    return close ? core::to_price(*close) : std::nullopt;
+}
+
 core::Prices ChainJobs::session_prices(core::Date session, const core::AccountState& account) {
     std::vector<core::Symbol> symbols = universe_;
     for (const auto& p : account.positions) symbols.push_back(p.symbol);
     core::Prices prices;
     const core::Date date = data_date(session);
     for (const auto& s : symbols)
-        if (const auto close = close_on(series(s), date))
-            if (auto p = core::to_price(*close)) prices[s] = *p;
+        if (const auto price = valuation_price(s, date)) prices[s] = *price;
     return prices;
 }
 
@@ -329,8 +333,7 @@ std::optional<Decimal> ChainJobs::account_value(core::Date session, const core::
     const core::Date date = data_date(session);
     Decimal equity = account.cash;
     for (const auto& p : account.positions) {
-        const auto close = close_on(series(p.symbol), date);
-        const auto price = close ? core::to_price(*close) : std::nullopt;
+        const auto price = valuation_price(p.symbol, date);
         if (!price) return std::nullopt;
         equity += p.qty * *price;
     }
@@ -424,8 +427,7 @@ std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, con
     snap.cash = account.cash;
     snap.equity = account.cash;
     for (const auto& p : account.positions) {
-        const auto close = close_on(series(p.symbol), date);
-        const auto price = close ? core::to_price(*close) : std::nullopt;
+        const auto price = valuation_price(p.symbol, date);
         if (!price) return "no price for held " + p.symbol + "; equity not snapshotted";
         const Decimal value = (p.qty * *price).round_half_away(2);
         if (with_positions) snap.positions.push_back({p.symbol, p.qty, *price, value, 0.0});
@@ -509,13 +511,19 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     }
     // Stop-loss (risk.stop_loss_pct), checked on every session: a holding at or past its
     // stop, measured from the broker's average entry price, is sold in full.
+    // The session's valuation prices, worked out once and only when something needs them.
+    std::optional<core::Prices> priced;
+    const auto prices_now = [&]() -> const core::Prices& {
+        if (!priced) priced = session_prices(session, account.value());
+        return *priced;
+    };
     core::RiskContext risk_context;
     std::vector<core::StopTrigger> stops;
     if (config_.risk.stop_loss) {
         for (const auto& p : account.value().positions)
             if (p.avg_entry_price) risk_context.stop_references[p.symbol] = *p.avg_entry_price;
-        stops = core::evaluate_stops(account.value(), session_prices(session, account.value()),
-                                     risk_context.stop_references, *config_.risk.stop_loss)
+        stops = core::evaluate_stops(account.value(), prices_now(), risk_context.stop_references,
+                                     *config_.risk.stop_loss)
                     .stops;
     }
     // A backtest neither evaluated the strategy nor measures drift where the rules hold anyway.
@@ -538,7 +546,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         else targets = signals.targets_for(session);
         if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
     }
-    const auto prices = session_prices(session, account.value());
+    const core::Prices& prices = prices_now();
     const core::AccountState holdings = with_pending(account.value(), own_open, prices);
     core::Drift drift;
     core::RebalanceDecision decision;

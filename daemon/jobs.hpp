@@ -113,6 +113,8 @@ private:
     void remember(const core::Bar& bar);
     // The valuation close of a series on `date`, or nullopt.
     static std::optional<double> close_on(const Series& s, core::Date date);
+    // A symbol's valuation close on `date` as a price (4 dp), or nullopt.
+    std::optional<core::Decimal> valuation_price(const core::Symbol& symbol, core::Date date);
     // The session whose bars the chain of `session` trades on: `session` itself when the
     // data update is scheduled at or after the 16:00 close, else the previous session.
     core::Date data_date(core::Date session) const;

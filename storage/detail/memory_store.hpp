@@ -31,7 +31,6 @@ struct MemoryStore {
 
     // job runs, by id (1-based index) and by (session, job) for the non-dry ones
     std::vector<JobRun> job_runs;
-    std::vector<bool> job_dry;
     std::map<std::pair<core::Date, std::string>, std::size_t> job_index;       // non-dry
     std::map<std::pair<core::Date, std::string>, std::size_t> dry_job_index;   // the latest dry run
 
