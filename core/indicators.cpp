@@ -11,8 +11,6 @@ std::optional<double> finite_or_null(double x) { return std::isfinite(x) ? std::
 
 }  // namespace
 
-bool valid_price(double x) { return std::isfinite(x) && x > 0; }
-
 bool valid_hlc(double high, double low, double close) {
     return valid_price(high) && valid_price(low) && valid_price(close) && low <= high;
 }

@@ -44,6 +44,7 @@
 //
 // Not thread-safe (plain values; one owner).
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -51,8 +52,8 @@
 
 namespace ballast::core {
 
-// Finite and > 0.
-bool valid_price(double x);
+// Finite and > 0 (inline: strategies check every close of their windows).
+inline bool valid_price(double x) { return x > 0 && x <= std::numeric_limits<double>::max(); }
 // Finite positive prices with low <= high.
 bool valid_hlc(double high, double low, double close);
 

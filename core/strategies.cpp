@@ -20,14 +20,27 @@ std::string num(double v) {
 
 // The newest `need` closes of `symbol` into `out`; a problem when the session has no
 // close for it, the history is shorter than `need`, or a needed close is not a price.
-std::string take_closes(const StrategyInput& in, const Symbol& symbol, std::size_t need, std::span<const double>& out) {
-    const auto it = in.closes.find(symbol);
+// `from`, when given, is where to start looking (the caller walks the symbols in order; it
+// is left at the symbol's place).
+std::string take_closes(const StrategyInput& in, const Symbol& symbol, std::size_t need, std::span<const double>& out,
+                        StrategyInput::Closes::const_iterator* from = nullptr) {
+    auto it = in.closes.end();
+    if (from) {
+        while (*from != in.closes.end() && (*from)->first < symbol) ++*from;
+        if (*from != in.closes.end() && (*from)->first == symbol) it = *from;
+    } else {
+        it = in.closes.find(symbol);
+    }
     if (it == in.closes.end() || it->second.empty()) return "no close for " + symbol + " on " + in.session.to_string();
     const auto& all = it->second;
     if (all.size() < need)
         return "not enough history for " + symbol + ": " + std::to_string(all.size()) + " closes through " +
                in.session.to_string() + ", need " + std::to_string(need);
     out = std::span<const double>(all).last(need);  // a view: the input outlives the evaluation
+    // One branch-free pass over the window; the first offender is looked for only on failure.
+    bool all_valid = true;
+    for (const double c : out) all_valid &= valid_price(c);
+    if (all_valid) return "";
     for (std::size_t i = 0; i < out.size(); ++i) {
         if (!valid_price(out[i]))
             return "invalid close " + num(out[i]) + " for " + symbol + " (" + std::to_string(out.size() - 1 - i) +
@@ -93,20 +106,25 @@ StrategyOutput TrendFollowing::evaluate(const StrategyInput& input) const {
             return out;
         }
     }
+    // Every map here is ascending by symbol: built at its end, read by walking.
     Weights targets;
-    for (const auto& [sym, w] : weights_) targets.emplace_hint(targets.end(), sym, Decimal{});
-    if (safe) targets.emplace(*safe, Decimal{});
     Decimal moved;
+    auto walk = input.closes.begin();
     for (const auto& [sym, w] : weights_) {
-        if (auto p = take_closes(input, sym, params_.sma_days, closes); !p.empty()) {
+        if (auto p = take_closes(input, sym, params_.sma_days, closes, &walk); !p.empty()) {
             out.signals.clear();
             out.problem = p;
             return out;
         }
-        // The SMA of the window: summed in long double, exact for up to 2^11 equal closes
-        // (a flat history is exactly at its average).
-        long double sum = 0;
-        for (const double c : closes) sum += c;
+        // The SMA of the window: summed in long double, exact for a flat window of up to
+        // 2^11 closes (a flat history is exactly at its average). Four partial sums, exact
+        // too, keep the adds from waiting on one another.
+        long double part[4] = {0, 0, 0, 0};
+        std::size_t i = 0;
+        for (; i + 4 <= closes.size(); i += 4)
+            for (std::size_t k = 0; k < 4; ++k) part[k] += closes[i + k];
+        for (; i < closes.size(); ++i) part[0] += closes[i];
+        const long double sum = (part[0] + part[1]) + (part[2] + part[3]);
         const std::optional<double> mean = static_cast<double>(sum / static_cast<long double>(closes.size()));
         if (!std::isfinite(*mean)) {
             out.signals.clear();
@@ -114,11 +132,12 @@ StrategyOutput TrendFollowing::evaluate(const StrategyInput& input) const {
             return out;
         }
         const bool above = closes.back() >= *mean;
-        out.signals[sym] = above ? 1.0 : -1.0;
-        if (above || (safe && sym == *safe)) targets[sym] += w;
-        else moved += w;
+        out.signals.emplace_hint(out.signals.end(), sym, above ? 1.0 : -1.0);
+        const bool keep = above || (safe && sym == *safe);
+        targets.emplace_hint(targets.end(), sym, keep ? w : Decimal{});
+        if (!keep) moved += w;
     }
-    if (safe) targets[*safe] += moved;
+    if (safe) targets[*safe] += moved;  // held or not, the safe asset is in the targets
     out.targets = std::move(targets);
     return out;
 }

@@ -12,8 +12,9 @@ namespace ballast::core {
 // What a strategy sees for one session: each symbol's valuation closes up to and
 // including the session (ascending; the last element is the session's close).
 struct StrategyInput {
+    using Closes = std::map<Symbol, std::vector<double>>;
     Date session;
-    std::map<Symbol, std::vector<double>> closes;
+    Closes closes;
 };
 
 struct StrategyOutput {

@@ -213,24 +213,35 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
 }
 
 std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_run_id) {
-    core::StrategyInput input;
+    // The input of the last evaluation is refilled in place (its windows keep their memory).
+    core::StrategyInput& input = strategy_input_;
     input.session = session;
     const auto lookback = static_cast<int>(strategy_.lookback());
     const core::Date through = data_date(session);
     // Enough calendar days to hold `lookback` sessions, holidays included.
     const core::Date from = core::history_start(through, static_cast<std::size_t>(lookback));
+    auto slot = input.closes.begin();  // both ascending by symbol
     for (const auto& sym : universe_) {
+        while (slot != input.closes.end() && slot->first < sym) slot = input.closes.erase(slot);
         const Series& s = series(sym);
         const auto first = std::lower_bound(s.dates.begin(), s.dates.end(), from);
         const auto last = std::upper_bound(s.dates.begin(), s.dates.end(), through);
-        if (first == last || *std::prev(last) != through) continue;  // no close: the strategy sees none
-        input.closes[sym].assign(s.closes.begin() + (first - s.dates.begin()), s.closes.begin() + (last - s.dates.begin()));
+        const bool has_close = first != last && *std::prev(last) == through;  // else the strategy sees none
+        const bool in_input = slot != input.closes.end() && slot->first == sym;
+        if (!has_close) {
+            if (in_input) slot = input.closes.erase(slot);
+            continue;
+        }
+        if (!in_input) slot = input.closes.emplace_hint(slot, sym, std::vector<double>{});
+        slot->second.assign(s.closes.begin() + (first - s.dates.begin()), s.closes.begin() + (last - s.dates.begin()));
+        ++slot;
     }
-    const auto out = strategy_.evaluate(input);
+    input.closes.erase(slot, input.closes.end());
+    auto out = strategy_.evaluate(input);
     const std::string problem = out.problem.empty() ? "" : "strategy " + strategy_.name() + ": " + out.problem;
     if (dry_run_) {
         // A dry run keeps its targets in memory: the session's journaled ones stay the real run's.
-        if (problem.empty()) targets_[session] = out.targets;
+        if (problem.empty()) targets_[session] = std::move(out.targets);
         return problem;
     }
     storage::SignalRepository repo(journal_);
@@ -238,7 +249,7 @@ std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_ru
     repo.save_signals(job_run_id, session, strategy_.name(), out.signals);
     if (problem.empty()) repo.save_targets(job_run_id, session, strategy_.name(), out.targets);
     tx.commit();
-    if (problem.empty()) targets_[session] = out.targets;
+    if (problem.empty()) targets_[session] = std::move(out.targets);
     return problem;
 }
 

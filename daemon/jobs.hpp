@@ -142,6 +142,7 @@ private:
     JournalDetail detail_;
     std::vector<core::Symbol> universe_;  // the strategy's, sorted
     std::map<core::Date, core::Weights> targets_;  // from this process's signals jobs
+    core::StrategyInput strategy_input_;           // evaluate_strategy's, reused
     std::deque<Series> series_;  // see series(); a deque: references stay valid as it grows
     std::unordered_map<core::Symbol, std::size_t> series_index_;
     std::size_t series_cursor_ = 0;  // where the next bar's series probably is

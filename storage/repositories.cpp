@@ -498,7 +498,8 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
                                     const core::Weights& targets) {
     if (auto* m = j_.memory()) {
         auto& saved = m->targets[session];  // an upsert per symbol, as the SQL
-        for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
+        if (saved.empty()) saved = targets;
+        else for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
         return;
     }
     guarded(j_, "cannot store targets", [&] {
