@@ -23,14 +23,36 @@ std::optional<std::int64_t> narrow(i128 v) {
     return static_cast<std::int64_t>(v);
 }
 
-// Divides rounding half away from zero.
-i128 div_round(i128 num, i128 den) {
+__extension__ typedef unsigned __int128 u128;
+
+// num / den for a 64-bit quotient (the caller checks num < den * 2^64): one hardware
+// divide on x86-64 instead of libgcc's 128-bit division.
+inline std::uint64_t div_128_by_64(u128 num, std::uint64_t den, std::uint64_t& rem) {
+#if defined(__x86_64__)
+    std::uint64_t q;
+    __asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(static_cast<std::uint64_t>(num)),
+            "d"(static_cast<std::uint64_t>(num >> 64)), "rm"(den));
+    return q;
+#else
+    rem = static_cast<std::uint64_t>(num % den);
+    return static_cast<std::uint64_t>(num / den);
+#endif
+}
+
+// num / den rounded half away from zero, when the result fits an int64; else nullopt.
+std::optional<std::int64_t> div_round_64(i128 num, std::int64_t den) {
+    if (den == 0) return std::nullopt;
     const bool neg = (num < 0) != (den < 0);
-    const i128 an = num < 0 ? -num : num;
-    const i128 ad = den < 0 ? -den : den;
-    i128 q = an / ad;
-    if ((an % ad) * 2 >= ad) ++q;
-    return neg ? -q : q;
+    const u128 an = num < 0 ? -static_cast<u128>(num) : static_cast<u128>(num);
+    const std::uint64_t ad = den < 0 ? -static_cast<std::uint64_t>(den) : static_cast<std::uint64_t>(den);
+    if (static_cast<std::uint64_t>(an >> 64) >= ad) return std::nullopt;  // the quotient needs more than 64 bits
+    std::uint64_t rem = 0;
+    std::uint64_t q = div_128_by_64(an, ad, rem);
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (q > kMax + 1) return std::nullopt;  // (so that rounding up cannot wrap)
+    if (rem >= ad - rem) ++q;  // rem * 2 >= ad, without overflow
+    if (q > kMax + (neg ? 1 : 0)) return std::nullopt;
+    return neg ? static_cast<std::int64_t>(-q) : static_cast<std::int64_t>(q);
 }
 
 }  // namespace
@@ -87,37 +109,54 @@ std::optional<Decimal> Decimal::from_double(double value, int digits) {
     return from_raw(units * pow10(kScaleDigits - digits));
 }
 
+namespace {
+
+// Writes `v`'s decimal digits backwards, ending at `p`; returns the first one written.
+char* write_digits(char* p, std::uint64_t v) {
+    do {
+        *--p = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return p;
+}
+
+// The magnitude of an int64 (INT64_MIN included).
+std::uint64_t magnitude(std::int64_t v) { return v < 0 ? -static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v); }
+
+}  // namespace
+
 std::string Decimal::to_string() const {
-    const i128 v = raw_;
-    const i128 a = v < 0 ? -v : v;
-    const auto whole = static_cast<unsigned long long>(a / kScale);
-    auto frac = static_cast<long long>(a % kScale);
-    std::string out = v < 0 ? "-" : "";
-    out += std::to_string(whole);
+    const std::uint64_t a = magnitude(raw_);
+    char buf[32];
+    char* const end = buf + sizeof buf;
+    char* p = end;
+    std::uint64_t frac = a % static_cast<std::uint64_t>(kScale);
     if (frac != 0) {
-        std::string f = std::to_string(frac);
-        f.insert(0, static_cast<std::size_t>(kScaleDigits) - f.size(), '0');
-        while (!f.empty() && f.back() == '0') f.pop_back();
-        out += '.';
-        out += f;
+        int digits = kScaleDigits;
+        for (; frac % 10 == 0; --digits) frac /= 10;  // no trailing zeros
+        for (int i = 0; i < digits; ++i, frac /= 10) *--p = static_cast<char>('0' + frac % 10);
+        *--p = '.';
     }
-    return out;
+    p = write_digits(p, a / static_cast<std::uint64_t>(kScale));
+    if (raw_ < 0) *--p = '-';
+    return std::string(p, end);
 }
 
 std::string Decimal::to_string_fixed(int digits) const {
     assert(digits >= 0 && digits <= kScaleDigits);
     const Decimal r = round_half_away(digits);
-    const i128 v = r.raw_;
-    const i128 a = v < 0 ? -v : v;
-    std::string out = v < 0 ? "-" : "";
-    out += std::to_string(static_cast<unsigned long long>(a / kScale));
+    const std::uint64_t a = magnitude(r.raw_);
+    char buf[32];
+    char* const end = buf + sizeof buf;
+    char* p = end;
     if (digits > 0) {
-        std::string f = std::to_string(static_cast<long long>(a % kScale));
-        f.insert(0, static_cast<std::size_t>(kScaleDigits) - f.size(), '0');
-        out += '.';
-        out += f.substr(0, static_cast<std::size_t>(digits));
+        std::uint64_t frac = a % static_cast<std::uint64_t>(kScale) / static_cast<std::uint64_t>(pow10(kScaleDigits - digits));
+        for (int i = 0; i < digits; ++i, frac /= 10) *--p = static_cast<char>('0' + frac % 10);
+        *--p = '.';
     }
-    return out;
+    p = write_digits(p, a / static_cast<std::uint64_t>(kScale));
+    if (r.raw_ < 0) *--p = '-';
+    return std::string(p, end);
 }
 
 Decimal Decimal::round_down(int digits) const {
@@ -129,9 +168,12 @@ Decimal Decimal::round_down(int digits) const {
 Decimal Decimal::round_half_away(int digits) const {
     assert(digits >= 0 && digits <= kScaleDigits);
     const std::int64_t unit = pow10(kScaleDigits - digits);
-    auto n = narrow(div_round(raw_, unit) * unit);
-    if (!n) throw std::overflow_error("Decimal overflow rounding " + to_string());
-    return from_raw(*n);
+    std::int64_t q = raw_ / unit;  // toward zero
+    const std::uint64_t rest = magnitude(raw_ % unit);
+    if (rest >= static_cast<std::uint64_t>(unit) - rest) q += raw_ < 0 ? -1 : 1;  // rest * 2 >= unit
+    std::int64_t out = 0;
+    if (__builtin_mul_overflow(q, unit, &out)) throw std::overflow_error("Decimal overflow rounding " + to_string());
+    return from_raw(out);
 }
 
 std::optional<Decimal> Decimal::checked_add(Decimal a, Decimal b) {
@@ -141,14 +183,13 @@ std::optional<Decimal> Decimal::checked_add(Decimal a, Decimal b) {
 }
 
 std::optional<Decimal> Decimal::checked_mul(Decimal a, Decimal b) {
-    auto n = narrow(div_round(static_cast<i128>(a.raw_) * b.raw_, kScale));
+    auto n = div_round_64(static_cast<i128>(a.raw_) * b.raw_, kScale);
     if (!n) return std::nullopt;
     return from_raw(*n);
 }
 
 std::optional<Decimal> Decimal::checked_div(Decimal a, Decimal b) {
-    if (b.raw_ == 0) return std::nullopt;
-    auto n = narrow(div_round(static_cast<i128>(a.raw_) * kScale, b.raw_));
+    auto n = div_round_64(static_cast<i128>(a.raw_) * kScale, b.raw_);
     if (!n) return std::nullopt;
     return from_raw(*n);
 }

@@ -2,7 +2,10 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "core/decimal.hpp"
 
@@ -55,4 +58,79 @@ TEST_CASE("Decimal operators throw instead of returning a wrong value", "[core][
     CHECK_THROWS_AS(Decimal::from_int(1) / Decimal{}, std::domain_error);
     CHECK_THROWS_AS(-Decimal::from_raw(std::numeric_limits<std::int64_t>::min()), std::overflow_error);
     CHECK((big - big).is_zero());
+}
+
+namespace {
+
+// The straightforward 128-bit definitions the fast paths must agree with.
+__extension__ typedef __int128 ref_i128;
+
+std::optional<std::int64_t> ref_div_round(ref_i128 num, ref_i128 den) {
+    if (den == 0) return std::nullopt;
+    const bool neg = (num < 0) != (den < 0);
+    const ref_i128 an = num < 0 ? -num : num, ad = den < 0 ? -den : den;
+    ref_i128 q = an / ad;
+    if ((an % ad) * 2 >= ad) ++q;
+    if (neg) q = -q;
+    if (q > std::numeric_limits<std::int64_t>::max() || q < std::numeric_limits<std::int64_t>::min()) return std::nullopt;
+    return static_cast<std::int64_t>(q);
+}
+
+std::string ref_to_string(std::int64_t raw) {
+    const ref_i128 v = raw, a = v < 0 ? -v : v;
+    std::string out = (v < 0 ? "-" : "") + std::to_string(static_cast<unsigned long long>(a / Decimal::kScale));
+    std::string f = std::to_string(static_cast<long long>(a % Decimal::kScale));
+    f.insert(0, static_cast<std::size_t>(Decimal::kScaleDigits) - f.size(), '0');
+    while (!f.empty() && f.back() == '0') f.pop_back();
+    return f.empty() ? out : out + "." + f;
+}
+
+}  // namespace
+
+TEST_CASE("Decimal fast arithmetic agrees with 128-bit arithmetic everywhere", "[core][decimal]") {
+    constexpr auto kMin = std::numeric_limits<std::int64_t>::min(), kMax = std::numeric_limits<std::int64_t>::max();
+    std::vector<std::int64_t> values = {0, 1, -1, 2, -2, 5, -5, 499'999'999, 500'000'000, -500'000'000,
+                                        Decimal::kScale, -Decimal::kScale, 3'037'000'499, 3'037'000'500, kMax, kMin,
+                                        kMax - 1, kMin + 1, kMax / 2, kMin / 2};
+    std::uint64_t x = 0x9E3779B97F4A7C15ull;  // xorshift: prices, quantities and cash of every size
+    for (int i = 0; i < 4000; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const int bits = static_cast<int>(x % 63) + 1;
+        auto v = static_cast<std::int64_t>(x >> (64 - bits));
+        values.push_back((x & 1) ? -v : v);
+    }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const auto a = Decimal::from_raw(values[i]);
+        const auto b = Decimal::from_raw(values[(i * 7 + 3) % values.size()]);
+        INFO(a.raw() << " and " << b.raw());
+        const auto mul = Decimal::checked_mul(a, b);
+        const auto ref_mul = ref_div_round(static_cast<ref_i128>(a.raw()) * b.raw(), Decimal::kScale);
+        REQUIRE(mul.has_value() == ref_mul.has_value());
+        if (mul) CHECK(mul->raw() == *ref_mul);
+        const auto div = Decimal::checked_div(a, b);
+        const auto ref_div = ref_div_round(static_cast<ref_i128>(a.raw()) * Decimal::kScale, b.raw());
+        REQUIRE(div.has_value() == ref_div.has_value());
+        if (div) CHECK(div->raw() == *ref_div);
+        CHECK(a.to_string() == ref_to_string(a.raw()));
+        CHECK(Decimal::parse(a.to_string()).value() == a);
+        for (int digits : {0, 2, 4, 9}) {
+            const std::int64_t unit = static_cast<std::int64_t>(std::pow(10, 9 - digits) + 0.5);
+            const auto ref = ref_div_round(a.raw(), unit);
+            const bool fits = ref && static_cast<ref_i128>(*ref) * unit <= kMax && static_cast<ref_i128>(*ref) * unit >= kMin;
+            if (!fits) {
+                CHECK_THROWS_AS(a.round_half_away(digits), std::overflow_error);
+                continue;
+            }
+            CHECK(a.round_half_away(digits).raw() == *ref * unit);
+            const auto fixed = a.to_string_fixed(digits);
+            CHECK(Decimal::parse(fixed).value() == a.round_half_away(digits));
+            const auto dot = fixed.find('.');
+            CHECK((digits == 0 ? dot == std::string::npos : fixed.size() - dot - 1 == static_cast<std::size_t>(digits)));
+        }
+    }
+    CHECK(Decimal::from_raw(kMin).to_string() == "-9223372036.854775808");
+    CHECK(Decimal::from_raw(-4).to_string_fixed(9) == "-0.000000004");
+    CHECK(Decimal::from_raw(-4).to_string_fixed(2) == "0.00");
 }
