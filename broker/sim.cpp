@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/csv_bars.hpp"
+#include "core/sorted.hpp"
 
 namespace ballast::broker {
 namespace {
@@ -21,9 +22,12 @@ Decimal bps_factor(double bps, bool up) {
     return up ? Decimal::from_int(1) + f : Decimal::from_int(1) - f;
 }
 
+// The number of fractional digits `qty` uses (0..9).
 int qty_digits_of(Decimal qty) {
-    int digits = 0;
-    for (Decimal q = qty; digits < Decimal::kScaleDigits && q != q.round_down(digits);) ++digits;
+    std::int64_t raw = qty.raw();
+    if (raw == 0) return 0;
+    int digits = Decimal::kScaleDigits;
+    for (; digits > 0 && raw % 10 == 0; --digits) raw /= 10;
     return digits;
 }
 
@@ -67,8 +71,9 @@ awaitable<Result<std::vector<core::Bar>>> SimMarket::daily_bars(const std::vecto
     std::vector<core::Bar> out;
     out.reserve(symbols.size());
     std::size_t hint = 0;  // symbols usually share their dates: try the previous symbol's start first
+    core::Walk walk(bars_);  // symbols come sorted: found by walking bars_ along
     for (const auto& s : symbols) {
-        const Series* series = this->series(s);
+        const Series* series = walk.find(s);
         if (!series) continue;
         const auto& dates = series->dates;
         const bool hint_fits = hint < dates.size() && dates[hint] >= from && (hint == 0 || dates[hint - 1] < from);
@@ -124,7 +129,15 @@ std::vector<core::Symbol> SimMarket::symbols() const {
 
 SimBroker::SimBroker(std::shared_ptr<const SimMarket> market, SimBrokerConfig config,
                      std::function<core::Timestamp()> now)
-    : market_(std::move(market)), config_(std::move(config)), now_(std::move(now)), cash_(config_.initial_cash) {}
+    : market_(std::move(market)), config_(std::move(config)), now_(std::move(now)), cash_(config_.initial_cash),
+      buy_factor_(bps_factor(config_.slippage_bps, true)), sell_factor_(bps_factor(config_.slippage_bps, false)),
+      commission_rate_(Decimal::from_double(config_.commission_bps / 10000.0, 9).value_or(Decimal{})) {}
+
+const SimBroker::Now& SimBroker::now() {
+    const auto t = now_();
+    if (!now_cache_ || now_cache_->utc != t) now_cache_ = Now{t, core::utc_to_ny(t), core::format_utc(t)};
+    return *now_cache_;
+}
 
 Result<bool> SimBroker::load_state() {
     if (!config_.state_file || !std::filesystem::exists(*config_.state_file)) return false;
@@ -271,15 +284,17 @@ std::optional<BrokerError> SimBroker::save_state() {
 void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) {
     auto& u = order.update;
     const bool buy = order.request.side == core::Side::buy;
-    const Decimal price = (base_price * bps_factor(config_.slippage_bps, buy)).round_half_away(core::kPriceDigits);
-    const Decimal cbps = Decimal::from_double(config_.commission_bps / 10000.0, 9).value_or(Decimal{});
+    const Decimal price = (base_price * (buy ? buy_factor_ : sell_factor_)).round_half_away(core::kPriceDigits);
+    const Decimal cbps = commission_rate_;
     auto commission_of = [&](Decimal qty) {
         return (config_.commission_per_order + qty * price * cbps).round_half_away(2);
     };
     Decimal qty = order.request.qty;
-    u.updated_at = core::format_utc(now_());
+    u.updated_at = now().utc_text;
+    const auto& symbol = order.request.symbol;
+    const auto position = positions_.find(symbol);  // the one look-up of the symbol's holding
+    const Decimal held = position != positions_.end() ? position->second : Decimal{};
     if (!buy) {
-        const Decimal held = positions_.count(order.request.symbol) ? positions_[order.request.symbol] : Decimal{};
         if (qty > held) {
             u.status = "rejected";
             u.reason = "insufficient qty available for order (requested: " + qty.to_string() +
@@ -308,23 +323,22 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
     }
     const Decimal commission = commission_of(qty);
     const Decimal notional = (qty * price).round_half_away(2);
-    const auto& symbol = order.request.symbol;
     account_cache_.reset();
     if (buy) {
         cash_ -= notional + commission;
         // The average entry price over the shares held, as a broker reports it (4 dp). Shares
         // held without a known entry price (an older state file) keep it unknown.
-        const Decimal held = positions_[symbol];
         if (const auto entry = entry_.find(symbol); entry != entry_.end())
             entry->second = ((held * entry->second + qty * price) / (held + qty)).round_half_away(core::kPriceDigits);
         else if (held.is_zero())
-            entry_[symbol] = price;
-        positions_[symbol] = held + qty;
+            entry_.emplace(symbol, price);
+        if (position != positions_.end()) position->second = held + qty;
+        else positions_.emplace(symbol, qty);
     } else {
         cash_ += notional - commission;
-        positions_[symbol] -= qty;
-        if (positions_[symbol].is_zero()) {
-            positions_.erase(symbol);
+        position->second -= qty;  // held: qty <= held and qty > 0
+        if (position->second.is_zero()) {
+            positions_.erase(position);
             entry_.erase(symbol);
         }
     }
@@ -336,7 +350,7 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
 }
 
 std::optional<BrokerError> SimBroker::settle() {
-    const auto now = core::utc_to_ny(now_());
+    const auto now = this->now().ny;
     bool changed = false;
     for (const std::size_t index : open_) {
         auto& order = orders_[index];
@@ -378,8 +392,8 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
         co_return BrokerError{BrokerError::Kind::rejected, "client_order_id must be unique: " + request.client_order_id};
     if (!request.qty.is_positive())
         co_return BrokerError{BrokerError::Kind::rejected, "qty must be positive, got " + request.qty.to_string()};
-    const auto now = now_();
-    const auto ny = core::utc_to_ny(now);
+    const auto& now = this->now();
+    const auto& ny = now.ny;
     SimOrder order;
     order.request = request;
     order.submitted_date = ny.date;
@@ -390,7 +404,7 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     order.update.qty = request.qty;
     order.update.broker_order_id = "sim-" + std::to_string(orders_.size() + 1);
     order.update.status = "accepted";
-    order.update.updated_at = core::format_utc(now);
+    order.update.updated_at = now.utc_text;
     if (config_.fill == core::FillModel::close) {
         // The latest bar on or before today.
         const core::Bar* bar = market_->bar(request.symbol, ny.date);
@@ -432,7 +446,7 @@ awaitable<Result<OrderUpdate>> SimBroker::cancel(const std::string& client_order
     if (!is_terminal_status(u.status)) {
         u.status = "canceled";
         u.reason = "canceled on request";
-        u.updated_at = core::format_utc(now_());
+        u.updated_at = now().utc_text;
         if (auto e = save_state()) co_return *e;
     }
     co_return u;
@@ -441,7 +455,7 @@ awaitable<Result<OrderUpdate>> SimBroker::cancel(const std::string& client_order
 awaitable<Result<bool>> SimBroker::fills_now() { co_return config_.fill == core::FillModel::close; }
 
 awaitable<Result<core::Prices>> SimBroker::latest_prices(const std::vector<core::Symbol>& symbols) {
-    const auto today = core::utc_to_ny(now_()).date;
+    const auto today = now().ny.date;
     core::Prices out;
     for (const auto& s : symbols) {
         const core::Bar* bar = market_->bar(s, today);

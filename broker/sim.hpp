@@ -3,6 +3,7 @@
 // broker that fills market orders against those bars. Used by `ballast demo`, by the
 // replay clock (backtests) and by `mode = "sim"`.
 #include <filesystem>
+#include <deque>
 #include <functional>
 #include <map>
 #include <unordered_map>
@@ -102,6 +103,13 @@ private:
     std::optional<BrokerError> settle();  // fills the orders that are due
     void fill(SimOrder& order, const core::Bar& bar, core::Decimal price);
     std::optional<BrokerError> save_state();
+    // The clock's time, in New York and as text, worked out once per clock reading.
+    struct Now {
+        core::Timestamp utc;
+        core::NyLocal ny;
+        std::string utc_text;
+    };
+    const Now& now();
 
     std::shared_ptr<const SimMarket> market_;
     SimBrokerConfig config_;
@@ -110,9 +118,12 @@ private:
     std::map<core::Symbol, core::Decimal> positions_;
     std::map<core::Symbol, core::Decimal> entry_;  // average entry price of each held symbol
     std::optional<core::AccountState> account_cache_;  // account() as of the last fill
-    std::vector<SimOrder> orders_;
+    std::deque<SimOrder> orders_;  // a deque: no moving every order as it grows
     std::vector<std::size_t> open_;  // indexes into orders_ of the orders not yet terminal
     std::unordered_map<std::string, std::size_t> by_client_id_;
+    core::Decimal buy_factor_, sell_factor_;  // 1 +/- slippage
+    core::Decimal commission_rate_;           // commission_bps as a fraction
+    std::optional<Now> now_cache_;
 };
 
 }  // namespace ballast::broker

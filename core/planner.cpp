@@ -4,6 +4,8 @@
 #include <cassert>
 #include <set>
 
+#include "core/sorted.hpp"
+
 namespace ballast::core {
 namespace {
 
@@ -17,28 +19,33 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
     Plan plan;
     const int qty_digits = config.fractional ? config.qty_decimals : 0;
 
-    std::map<Symbol, Decimal> held;
-    for (const auto& p : account.positions) held[p.symbol] += p.qty;
-    std::set<Symbol> symbols;
-    for (const auto& [s, w] : targets)
-        if (w.is_positive()) symbols.insert(s);
-    for (const auto& [s, q] : held) {
+    const auto held = holdings(account);
+    for (const auto& [s, q] : held)
         if (q.is_negative()) {
             plan.hold_reason = "short position in " + s + " (" + q.to_string() + "); ballast only holds long positions";
             return plan;
         }
-        if (q.is_positive()) symbols.insert(s);
-    }
+    const auto symbols =
+        union_of_keys(targets, [](Decimal w) { return w.is_positive(); }, held, [](Decimal q) { return q.is_positive(); });
 
-    // Value the account; any missing price means hold.
+    // Value the account; any missing price means hold. Each walk visits the symbols in order.
+    std::vector<Decimal> price_of(symbols.size());
+    std::vector<Decimal> held_of(symbols.size());
+    std::vector<Decimal> weight_of(symbols.size());
     plan.equity = account.cash;
-    for (const auto& s : symbols) {
-        const auto it = prices.find(s);
-        if (it == prices.end() || !it->second.is_positive()) {
-            plan.hold_reason = "no valid price for " + s;
-            return plan;
+    {
+        Walk priced(prices), shares(held), weights(targets);
+        for (std::size_t i = 0; i < symbols.size(); ++i) {
+            const Decimal* price = priced.find(*symbols[i]);
+            if (!price || !price->is_positive()) {
+                plan.hold_reason = "no valid price for " + *symbols[i];
+                return plan;
+            }
+            price_of[i] = *price;
+            if (const Decimal* h = shares.find(*symbols[i])) held_of[i] = *h;
+            if (const Decimal* w = weights.find(*symbols[i])) weight_of[i] = *w;
+            plan.equity += held_of[i] * price_of[i];
         }
-        if (const auto h = held.find(s); h != held.end()) plan.equity += h->second * it->second;
     }
     if (!plan.equity.is_positive()) {
         plan.hold_reason = "equity is not positive (" + plan.equity.to_string() + ")";
@@ -51,22 +58,22 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
     // Sells.
     Decimal cash = account.cash;
     struct Want {
-        Symbol symbol;
+        const Symbol* symbol;
+        Decimal price;
         Decimal value;  // wanted buy value
         std::string reason;
     };
     std::vector<Want> wants;
-    for (const auto& s : symbols) {
-        const Decimal price = prices.at(s);
-        const auto h = held.find(s);
-        const Decimal have = h != held.end() ? h->second : Decimal{};
-        const auto t = targets.find(s);
-        const Decimal weight = t != targets.end() ? t->second : Decimal{};
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+        const Symbol& s = *symbols[i];
+        const Decimal price = price_of[i];
+        const Decimal have = held_of[i];
+        const Decimal weight = weight_of[i];
         const Decimal current_value = have * price;
         const Decimal target_value = investable * weight;
         if (!config.plan_sells && (!weight.is_positive() || target_value < current_value)) continue;
         if (weight.is_positive() && target_value == current_value) continue;  // nothing to do
-        const std::string why = "weight " + pct2(current_value / plan.equity) + " -> target " + pct2(weight);
+        std::string why = "weight " + pct2(current_value / plan.equity) + " -> target " + pct2(weight);
         if (!weight.is_positive()) {
             // Proceeds are counted rounded down: expected cash is never overstated.
             const Decimal notional = (have * price).round_down(2);
@@ -86,7 +93,7 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
             plan.orders.push_back({s, Side::sell, qty, price, notional, why});
             cash += notional;
         } else if (delta.is_positive()) {
-            wants.push_back({s, delta, why});
+            wants.push_back({&s, price, delta, std::move(why)});
         }
     }
 
@@ -105,19 +112,19 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
     for (int i = 0; i < qty_digits; ++i) step = Decimal::from_raw(step.raw() / 10);
     Decimal spent;
     for (const auto& w : wants) {
-        const Decimal price = prices.at(w.symbol);
+        const Decimal price = w.price;
         Decimal qty = (w.value * scale / price).round_down(qty_digits);
         // Rounding of the scale factor must not push the total over the cash.
         if (spent + qty * price > available) qty = ((available - spent) / price).round_down(qty_digits);
         while (qty.is_positive() && spent + qty * price > available) qty -= step;  // at most a step or two
         const Decimal notional = (qty * price).round_half_away(2);
         if (!qty.is_positive() || notional < config.min_order_notional) {
-            plan.notes.push_back("buy " + w.symbol + " skipped: " + notional.to_string() +
+            plan.notes.push_back("buy " + *w.symbol + " skipped: " + notional.to_string() +
                                  " below the minimum order of " + config.min_order_notional.to_string());
             continue;
         }
         spent += qty * price;
-        plan.orders.push_back({w.symbol, Side::buy, qty, price, notional, w.reason});
+        plan.orders.push_back({*w.symbol, Side::buy, qty, price, notional, w.reason});
     }
     plan.cash_after = cash - spent;
     return plan;

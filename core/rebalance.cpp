@@ -5,6 +5,8 @@
 #include <limits>
 #include <set>
 
+#include "core/sorted.hpp"
+
 namespace ballast::core {
 namespace {
 
@@ -62,44 +64,47 @@ const char* to_string(RebalanceCalendar c) {
 
 DriftResult measure_drift(const AccountState& account, const Weights& targets, const Prices& prices,
                           DriftMode mode) {
-    std::map<Symbol, Decimal> qty;
-    for (const auto& p : account.positions) qty[p.symbol] += p.qty;
-    std::set<Symbol> symbols;
-    for (const auto& [s, w] : targets) symbols.insert(s);
-    for (const auto& [s, q] : qty)
-        if (!q.is_zero()) symbols.insert(s);
+    const auto qty = holdings(account);
+    const auto symbols = union_of_keys(targets, [](Decimal) { return true; }, qty, [](Decimal q) { return !q.is_zero(); });
 
+    // Every walk below visits the symbols in ascending order.
     Decimal equity = account.cash;
-    std::map<Symbol, Decimal> value;
-    for (const auto& s : symbols) {
-        const auto held = qty.find(s);
-        const auto q = held != qty.end() ? held->second : Decimal{};
-        const auto it = prices.find(s);
-        if (it == prices.end() || !it->second.is_positive()) {
-            const auto t = targets.find(s);
-            if (q.is_zero() && t != targets.end() && t->second.is_zero()) continue;
+    std::vector<std::optional<Decimal>> value(symbols.size());  // nullopt: unpriced, holding nothing
+    Walk held(qty), priced(prices), target(targets);
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+        const Symbol& s = *symbols[i];
+        const Decimal* h = held.find(s);
+        const auto q = h ? *h : Decimal{};
+        const Decimal* price = priced.find(s);
+        if (!price || !price->is_positive()) {
+            const Decimal* t = target.find(s);
+            if (q.is_zero() && t && t->is_zero()) continue;
             return {std::nullopt, "no valid price for " + s};
         }
-        const Decimal v = q * it->second;
-        value.emplace_hint(value.end(), s, v);
-        equity += v;
+        value[i] = q * *price;
+        equity += *value[i];
     }
     if (!equity.is_positive()) return {std::nullopt, "equity is not positive (" + equity.to_string() + ")"};
 
     Drift out;
     const double equity_value = equity.to_double();
-    for (const auto& s : symbols) {
-        const auto v = value.find(s);
-        const double w = v != value.end() ? v->second.to_double() / equity_value : 0.0;
-        const auto target = targets.find(s);
-        const double t = target != targets.end() ? target->second.to_double() : 0.0;
+    Walk weights(targets);
+    const Symbol* worst = nullptr;
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+        const double w = value[i] ? value[i]->to_double() / equity_value : 0.0;
+        const Decimal* target_weight = weights.find(*symbols[i]);
+        const double t = target_weight ? target_weight->to_double() : 0.0;
         double d = std::fabs(w - t);
         if (mode == DriftMode::relative) {
             if (t > 0) d /= t;
             else d = w > 0 ? std::numeric_limits<double>::infinity() : 0.0;
         }
-        if (out.symbol.empty() || d > out.max) out = Drift{d, s, w, t};
+        if (!worst || d > out.max) {
+            out = Drift{d, "", w, t};
+            worst = symbols[i];
+        }
     }
+    if (worst) out.symbol = *worst;
     return {out, ""};
 }
 

@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "core/sorted.hpp"
+
 namespace ballast::core {
 namespace {
 
@@ -24,13 +26,13 @@ struct Book {
     Decimal priced_gross;       // sum of |qty x price| over the held symbols with a price
     std::set<Symbol> unpriced;  // held (non-zero) symbols without a price
 
-    Book(const AccountState& account, const Prices& prices) : cash(account.cash) {
-        for (const auto& p : account.positions) held[p.symbol] += p.qty;
+    Book(const AccountState& account, const Prices& prices) : held(holdings(account)), cash(account.cash) {
+        Walk priced(prices);
         for (const auto& [s, q] : held) {
             if (q.is_zero()) continue;
-            const auto it = prices.find(s);
-            if (it == prices.end()) unpriced.insert(s);
-            else priced_gross += (q * it->second).abs();
+            const Decimal* price = priced.find(s);
+            if (!price) unpriced.insert(s);
+            else priced_gross += (q * *price).abs();
         }
     }
     Decimal qty(const Symbol& s) const {
@@ -112,9 +114,18 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
     std::map<Symbol, const StopTrigger*> stopped;
     for (const auto& s : report.stops) stopped[s.symbol] = &s;
 
-    // Valuation prices, with each order's own price where `prices` has none.
-    Prices valuation = prices;
-    for (const auto& o : plan.orders) valuation.emplace(o.symbol, o.price);
+    // Valuation prices, with each order's own price where `prices` has none (copied only then).
+    Prices with_order_prices;
+    const Prices* valuation_prices = &prices;
+    for (const auto& o : plan.orders)
+        if (!prices.count(o.symbol)) {
+            if (valuation_prices == &prices) {
+                with_order_prices = prices;
+                valuation_prices = &with_order_prices;
+            }
+            with_order_prices.emplace(o.symbol, o.price);
+        }
+    const Prices& valuation = *valuation_prices;
 
     Book book(account, valuation);
     const Decimal equity = plan.equity;

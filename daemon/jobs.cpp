@@ -113,20 +113,11 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     // targets still needs a price to be valued and sold), sorted.
     auto account = co_await broker_.account();
     if (!account) co_return fail("broker account: " + account.error().message);
-    std::vector<core::Symbol> held;
-    held.reserve(account.value().positions.size());
-    for (const auto& p : account.value().positions) held.push_back(p.symbol);
-    if (!std::is_sorted(held.begin(), held.end())) std::sort(held.begin(), held.end());
-    std::vector<core::Symbol> universe;
-    universe.reserve(universe_.size() + held.size());
-    std::set_union(universe_.begin(), universe_.end(), held.begin(), held.end(), std::back_inserter(universe));
-    universe.erase(std::unique(universe.begin(), universe.end()), universe.end());
-    std::vector<Series*> wanted;
-    wanted.reserve(universe.size());
-    for (const auto& s : universe) wanted.push_back(&series(s));
+    const Wanted wanted = wanted_symbols(account.value());
+    const std::vector<core::Symbol>& universe = *wanted.symbols;
     // Fetch from the oldest "last known bar" of those symbols (or a year back).
     core::Date from = session;
-    for (const Series* s : wanted)
+    for (const Series* s : *wanted.series)
         from = std::min(from, s->dates.empty() ? session.plus_days(-kInitialHistoryDays) : s->dates.back().plus_days(1));
     // The chain trades on the bars of `through`: this session when the data update runs
     // after the close, the previous one when it runs before (a market-hours schedule).
@@ -136,48 +127,75 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     if (from <= through) fetched = co_await market_.daily_bars(universe, from, through);
     if (!fetched) co_return fail("market data: " + fetched.error().message);
     std::vector<core::Bar> bars = std::move(fetched).value();
-    const auto by_symbol_date = [](const core::Bar& a, const core::Bar& b) {
-        return a.symbol != b.symbol ? a.symbol < b.symbol : a.date < b.date;
-    };
-    if (!std::is_sorted(bars.begin(), bars.end(), by_symbol_date))
-        std::stable_sort(bars.begin(), bars.end(), by_symbol_date);
-    std::optional<core::Date> checked_day;  // the bars of a fetch share few dates: one calendar look-up each
-    bool checked_open = false;
-    for (std::size_t i = 0; i < bars.size(); ++i) {
-        const auto& b = bars[i];
-        if (b.date != checked_day) {
-            checked_day = b.date;
-            checked_open = core::is_trading_day(b.date);
+    // Valid, unique trading-day bars, ascending by symbol then date (sorted here if the
+    // venue sent them otherwise; then checked again in that order).
+    std::optional<std::string> problem;
+    for (bool sorted = false;;) {
+        bool out_of_order = false;
+        problem.reset();
+        std::optional<core::Date> checked_day;  // the bars of a fetch share few dates: one calendar look-up each
+        bool checked_open = false;
+        for (std::size_t i = 0; i < bars.size(); ++i) {
+            const auto& b = bars[i];
+            const int order = i == 0 ? -1 : bars[i - 1].symbol.compare(b.symbol);
+            if (order > 0 || (order == 0 && bars[i - 1].date > b.date)) {
+                out_of_order = true;
+                break;
+            }
+            if (problem) continue;  // the first problem in order is the one reported
+            if (b.date != checked_day) {
+                checked_day = b.date;
+                checked_open = core::is_trading_day(b.date);
+            }
+            if (auto why = bar_problem(b, through, checked_open))
+                problem = "invalid bar " + b.symbol + " " + b.date.to_string() + ": " + *why + "; holding";
+            else if (order == 0 && bars[i - 1].date == b.date)
+                problem = "duplicate bar " + b.symbol + " " + b.date.to_string() + " from market data; holding";
         }
-        if (auto problem = bar_problem(b, through, checked_open))
-            co_return fail("invalid bar " + b.symbol + " " + b.date.to_string() + ": " + *problem + "; holding");
-        if (i > 0 && bars[i - 1].symbol == b.symbol && bars[i - 1].date == b.date)
-            co_return fail("duplicate bar " + b.symbol + " " + b.date.to_string() + " from market data; holding");
+        if (!out_of_order || sorted) break;
+        std::stable_sort(bars.begin(), bars.end(), [](const core::Bar& x, const core::Bar& y) {
+            return x.symbol != y.symbol ? x.symbol < y.symbol : x.date < y.date;
+        });
+        sorted = true;
     }
+    if (problem) co_return fail(*problem);
     // No gaps: every trading day after a symbol's last known bar (or its first fetched
     // one) up to `through` must be there. The bars are valid, unique trading days up to
     // `through`, so counting them is enough; the missing days are listed only on failure.
     std::vector<core::Date> days;  // trading days from the earliest start to `through`
-    auto first_bar = bars.begin();
-    for (const Series* s : wanted) {
+    struct Fetched {
+        Series* series;
+        std::size_t begin, end;  // its bars in `bars`
+    };
+    std::vector<Fetched> fetched_by_series;
+    fetched_by_series.reserve(wanted.series->size());
+    std::size_t first_bar = 0;
+    for (Series* s : *wanted.series) {
         // Both ascending by symbol: walk them together.
-        while (first_bar != bars.end() && first_bar->symbol < s->symbol) ++first_bar;
-        auto end_bar = first_bar;
-        while (end_bar != bars.end() && end_bar->symbol == s->symbol) ++end_bar;
+        const auto is_s = [&](std::size_t i) { return i < bars.size() && bars[i].symbol == s->symbol; };
+        if (!is_s(first_bar))
+            while (first_bar < bars.size() && bars[first_bar].symbol < s->symbol) ++first_bar;
+        std::size_t end_bar = first_bar;
+        while (is_s(end_bar)) ++end_bar;
+        fetched_by_series.push_back({s, first_bar, end_bar});
         const std::optional<core::Date> start =
             !s->dates.empty() ? std::optional<core::Date>(s->dates.back().plus_days(1))
-                              : (first_bar != end_bar ? std::optional<core::Date>(first_bar->date) : std::nullopt);
+                              : (first_bar != end_bar ? std::optional<core::Date>(bars[first_bar].date) : std::nullopt);
         if (start && *start <= through) {
             if (days.empty() || days.front() > *start) days = core::trading_days(std::min(*start, from), through);
             const auto expected = days.end() - std::lower_bound(days.begin(), days.end(), *start);
-            const auto got = end_bar - std::lower_bound(first_bar, end_bar, *start,
-                                                        [](const core::Bar& b, core::Date d) { return b.date < d; });
+            const auto got = static_cast<std::ptrdiff_t>(end_bar) -
+                             (std::lower_bound(bars.begin() + static_cast<std::ptrdiff_t>(first_bar),
+                                               bars.begin() + static_cast<std::ptrdiff_t>(end_bar), *start,
+                                               [](const core::Bar& bar, core::Date d) { return bar.date < d; }) -
+                              bars.begin());
             if (got != expected) {
                 // The symbol's bars are a subset of `days`: walk both to list what is missing.
                 std::vector<std::string> missing;
-                auto bar = end_bar - got;
+                auto bar = bars.begin() + static_cast<std::ptrdiff_t>(end_bar) - got;
+                const auto last = bars.begin() + static_cast<std::ptrdiff_t>(end_bar);
                 for (auto d = std::lower_bound(days.begin(), days.end(), *start); d != days.end(); ++d) {
-                    if (bar != end_bar && bar->date == *d) ++bar;
+                    if (bar != last && bar->date == *d) ++bar;
                     else missing.push_back(d->to_string());
                 }
                 co_return fail("gap in the market data: no bar for " + s->symbol + " on " + missing.front() +
@@ -189,15 +207,50 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
         first_bar = end_bar;
     }
     if (detail_ == JournalDetail::full) storage::BarRepository(journal_).upsert(bars, "market-data");
-    for (const auto& b : bars) remember(b);
+    for (const auto& f : fetched_by_series)
+        for (std::size_t i = f.begin; i < f.end; ++i) remember(*f.series, bars[i]);
     // Every symbol needs a bar for that very session: anything else is stale data.
-    for (const Series* s : wanted) {
+    for (const Series* s : *wanted.series) {
         if (!close_on(*s, through))
             co_return fail("no bar for " + s->symbol + " on " + through.to_string() + " (latest known: " +
                            (s->dates.empty() ? std::string("none") : s->dates.back().to_string()) + "); holding");
     }
     co_return ok(std::string(detail_ == JournalDetail::full ? "stored " : "read ") + std::to_string(bars.size()) +
                  " bars for " + std::to_string(universe.size()) + " symbols through " + through.to_string());
+}
+
+ChainJobs::Wanted ChainJobs::wanted_symbols(const core::AccountState& account) {
+    if (universe_series_.size() != universe_.size()) {
+        universe_series_.clear();
+        for (const auto& s : universe_) universe_series_.push_back(&series(s));
+    }
+    // Usually everything held is in the strategy's universe: then that is the answer.
+    bool inside = true;
+    auto u = universe_.begin();
+    for (const auto& p : account.positions) {
+        if (u != universe_.end() && *u == p.symbol) {  // the next in line
+            ++u;
+            continue;
+        }
+        if (u != universe_.begin() && !(*std::prev(u) < p.symbol))  // not ascending: search
+            u = std::lower_bound(universe_.begin(), universe_.end(), p.symbol);
+        while (u != universe_.end() && *u < p.symbol) ++u;
+        if (u == universe_.end() || *u != p.symbol) {
+            inside = false;
+            break;
+        }
+    }
+    if (inside) return {&universe_, &universe_series_};
+    std::vector<core::Symbol> held;
+    held.reserve(account.positions.size());
+    for (const auto& p : account.positions) held.push_back(p.symbol);
+    std::sort(held.begin(), held.end());
+    extra_symbols_.clear();
+    std::set_union(universe_.begin(), universe_.end(), held.begin(), held.end(), std::back_inserter(extra_symbols_));
+    extra_symbols_.erase(std::unique(extra_symbols_.begin(), extra_symbols_.end()), extra_symbols_.end());
+    extra_series_.clear();
+    for (const auto& s : extra_symbols_) extra_series_.push_back(&series(s));
+    return {&extra_symbols_, &extra_series_};
 }
 
 awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run_id) {
@@ -296,8 +349,7 @@ ChainJobs::Series& ChainJobs::series(const core::Symbol& symbol) {
     return series_.back();
 }
 
-void ChainJobs::remember(const core::Bar& b) {
-    Series& s = series(b.symbol);
+void ChainJobs::remember(Series& s, const core::Bar& b) {
     const double close = core::valuation_close(b, config_.sim.price_field);
     if (s.dates.empty() || s.dates.back() < b.date) {
         s.dates.push_back(b.date);

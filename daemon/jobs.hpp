@@ -110,7 +110,15 @@ private:
         std::vector<double> closes;  // valuation closes (config.sim.price_field)
     };
     Series& series(const core::Symbol& symbol);
-    void remember(const core::Bar& bar);
+    // Adds (or replaces) the bar's close in its symbol's series `s`.
+    void remember(Series& s, const core::Bar& bar);
+    // The symbols a data update fetches (the strategy's and every held one, sorted) and
+    // their series; valid until the next call.
+    struct Wanted {
+        const std::vector<core::Symbol>* symbols;
+        const std::vector<Series*>* series;
+    };
+    Wanted wanted_symbols(const core::AccountState& account);
     // The valuation close of a series on `date`, or nullopt.
     static std::optional<double> close_on(const Series& s, core::Date date);
     // A symbol's valuation close on `date` as a price (4 dp), or nullopt.
@@ -146,6 +154,9 @@ private:
     std::deque<Series> series_;  // see series(); a deque: references stay valid as it grows
     std::unordered_map<core::Symbol, std::size_t> series_index_;
     std::size_t series_cursor_ = 0;  // where the next bar's series probably is
+    std::vector<Series*> universe_series_;  // series(s) for each of universe_
+    std::vector<core::Symbol> extra_symbols_;  // wanted_symbols() when something outside universe_ is held
+    std::vector<Series*> extra_series_;
     std::optional<std::optional<core::Date>> last_rebalance_;  // outer nullopt: not read yet
     std::optional<std::optional<core::Decimal>> equity_peak_;   // outer nullopt: not read yet
     bool filled_this_job_ = false;  // record_update saw new fills during the current job

@@ -9,6 +9,7 @@
 // the uniqueness rules the jobs rely on, one job per session and unique client_order_ids,
 // are).
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -35,7 +36,7 @@ struct MemoryStore {
     std::map<std::pair<core::Date, std::string>, std::size_t> dry_job_index;   // the latest dry run
 
     // orders, by id (1-based index)
-    std::vector<OrderRow> orders;
+    std::deque<OrderRow> orders;  // a deque: no moving every order as it grows
     std::set<std::size_t> open;  // indexes of the orders not terminal, ascending (= by id)
     std::vector<std::optional<core::Decimal>> order_commission;  // latest event commission
     std::unordered_map<std::string, std::size_t> order_by_client_id;

@@ -1,0 +1,61 @@
+#pragma once
+// Symbol-keyed maps walked in ascending order. The core's per-symbol loops visit symbols
+// in sorted order, so each look-up is a step or two along a map rather than a search from
+// its root: with hundreds of symbols, string compares were most of a rebalance's planning.
+#include <iterator>
+#include <map>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace ballast::core {
+
+// Looks keys up in `map`; correct in any order, O(1) amortized when they ascend.
+template <class Map>
+class Walk {
+public:
+    explicit Walk(const Map& map) : map_(&map), at_(map.begin()) {}
+    // The value for `key`, or nullptr.
+    const typename Map::mapped_type* find(const typename Map::key_type& key) {
+        if (at_ != map_->end() && at_->first == key) return &(at_++)->second;  // the next in line
+        if (at_ != map_->begin() && !(std::prev(at_)->first < key)) at_ = map_->lower_bound(key);  // went back
+        while (at_ != map_->end() && at_->first < key) ++at_;
+        return at_ != map_->end() && at_->first == key ? &(at_++)->second : nullptr;
+    }
+
+private:
+    const Map* map_;
+    typename Map::const_iterator at_;
+};
+
+// Shares held by symbol, the positions of a symbol added up. One pass, appending, when
+// the positions come sorted by symbol (as the brokers list them).
+inline std::map<Symbol, Decimal> holdings(const AccountState& account) {
+    std::map<Symbol, Decimal> held;
+    for (const auto& p : account.positions) {
+        if (held.empty() || std::prev(held.end())->first < p.symbol) held.emplace_hint(held.end(), p.symbol, p.qty);
+        else held[p.symbol] += p.qty;
+    }
+    return held;
+}
+
+// The keys of `a` passing `keep_a` and of `b` passing `keep_b`, ascending, each once.
+template <class A, class KeepA, class B, class KeepB>
+std::vector<const Symbol*> union_of_keys(const A& a, KeepA keep_a, const B& b, KeepB keep_b) {
+    std::vector<const Symbol*> out;
+    out.reserve(a.size() + b.size());
+    auto i = a.begin();
+    auto j = b.begin();
+    while (i != a.end() || j != b.end()) {
+        const bool take_a = j == b.end() || (i != a.end() && !(j->first < i->first));
+        const bool take_b = i == a.end() || (j != b.end() && !(i->first < j->first));
+        const Symbol* key = take_a ? &i->first : &j->first;
+        const bool keep = (take_a && keep_a(i->second)) || (take_b && keep_b(j->second));
+        if (keep) out.push_back(key);
+        if (take_a) ++i;
+        if (take_b) ++j;
+    }
+    return out;
+}
+
+}  // namespace ballast::core
