@@ -93,6 +93,37 @@ const core::Bar* SimMarket::bar(const core::Symbol& symbol, core::Date date) con
     return lo != dates.end() && *lo == date ? &series->bars[static_cast<std::size_t>(lo - dates.begin())] : nullptr;
 }
 
+std::vector<const core::Bar*> SimMarket::latest_bars(const std::vector<core::Symbol>& symbols, core::Date date,
+                                                     int back_days) const {
+    std::vector<const core::Bar*> out;
+    out.reserve(symbols.size());
+    const core::Date earliest = date.plus_days(-back_days);
+    std::size_t hint = 0;  // symbols usually share their dates: try the previous symbol's index first
+    core::Walk walk(bars_);
+    for (const auto& s : symbols) {
+        const Series* series = walk.find(s);
+        if (!series || series->dates.empty()) {
+            out.push_back(nullptr);
+            continue;
+        }
+        const auto& dates = series->dates;
+        // The last index dated on or before `date`.
+        const bool hint_fits = hint < dates.size() && dates[hint] <= date && (hint + 1 == dates.size() || dates[hint + 1] > date);
+        std::size_t i = hint;
+        if (!hint_fits) {
+            const auto up = std::upper_bound(dates.begin(), dates.end(), date);
+            if (up == dates.begin()) {
+                out.push_back(nullptr);
+                continue;
+            }
+            i = static_cast<std::size_t>(up - dates.begin()) - 1;
+        }
+        hint = i;
+        out.push_back(dates[i] >= earliest ? &series->bars[i] : nullptr);
+    }
+    return out;
+}
+
 const core::Bar* SimMarket::bar_after(const core::Symbol& symbol, core::Date date) const {
     const Series* series = this->series(symbol);
     if (!series) return nullptr;
@@ -388,10 +419,13 @@ awaitable<Result<core::AccountState>> SimBroker::account() {
 
 awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     if (auto e = settle()) co_return *e;
-    if (by_client_id_.count(request.client_order_id))
+    const auto [id, unique] = by_client_id_.try_emplace(request.client_order_id, orders_.size());
+    if (!unique)
         co_return BrokerError{BrokerError::Kind::rejected, "client_order_id must be unique: " + request.client_order_id};
-    if (!request.qty.is_positive())
+    if (!request.qty.is_positive()) {
+        by_client_id_.erase(id);
         co_return BrokerError{BrokerError::Kind::rejected, "qty must be positive, got " + request.qty.to_string()};
+    }
     const auto& now = this->now();
     const auto& ny = now.ny;
     SimOrder order;
@@ -422,7 +456,6 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
             fill(order, *bar, *price);
         }
     }
-    by_client_id_[request.client_order_id] = orders_.size();
     if (!is_terminal_status(order.update.status)) open_.push_back(orders_.size());
     orders_.push_back(std::move(order));
     if (auto e = save_state()) co_return *e;
@@ -457,12 +490,12 @@ awaitable<Result<bool>> SimBroker::fills_now() { co_return config_.fill == core:
 awaitable<Result<core::Prices>> SimBroker::latest_prices(const std::vector<core::Symbol>& symbols) {
     const auto today = now().ny.date;
     core::Prices out;
-    for (const auto& s : symbols) {
-        const core::Bar* bar = market_->bar(s, today);
-        for (core::Date d = today.plus_days(-1); !bar && d >= today.plus_days(-10); d = d.plus_days(-1))
-            bar = market_->bar(s, d);
-        if (!bar) continue;
-        if (auto p = core::to_price(core::valuation_close(*bar, config_.price_field))) out[s] = *p;
+    const auto bars = market_->latest_bars(symbols, today, 10);
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+        if (!bars[i]) continue;
+        if (auto p = core::to_price(core::valuation_close(*bars[i], config_.price_field)))
+            out.insert_or_assign(out.empty() || out.rbegin()->first < symbols[i] ? out.end() : out.lower_bound(symbols[i]),
+                                 symbols[i], *p);
     }
     co_return out;
 }

@@ -31,6 +31,10 @@ public:
 
     // The bar of `symbol` on `date`, or nullptr.
     const core::Bar* bar(const core::Symbol& symbol, core::Date date) const;
+    // For each of `symbols` (fastest sorted), its latest bar dated from `date` - `back_days`
+    // to `date`, or nullptr.
+    std::vector<const core::Bar*> latest_bars(const std::vector<core::Symbol>& symbols, core::Date date,
+                                              int back_days) const;
     // The first bar of `symbol` dated strictly after `date`, or nullptr.
     const core::Bar* bar_after(const core::Symbol& symbol, core::Date date) const;
     // The first date on which every symbol has data, and the last such date.

@@ -23,38 +23,6 @@ std::optional<std::int64_t> narrow(i128 v) {
     return static_cast<std::int64_t>(v);
 }
 
-__extension__ typedef unsigned __int128 u128;
-
-// num / den for a 64-bit quotient (the caller checks num < den * 2^64): one hardware
-// divide on x86-64 instead of libgcc's 128-bit division.
-inline std::uint64_t div_128_by_64(u128 num, std::uint64_t den, std::uint64_t& rem) {
-#if defined(__x86_64__)
-    std::uint64_t q;
-    __asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(static_cast<std::uint64_t>(num)),
-            "d"(static_cast<std::uint64_t>(num >> 64)), "rm"(den));
-    return q;
-#else
-    rem = static_cast<std::uint64_t>(num % den);
-    return static_cast<std::uint64_t>(num / den);
-#endif
-}
-
-// num / den rounded half away from zero, when the result fits an int64; else nullopt.
-std::optional<std::int64_t> div_round_64(i128 num, std::int64_t den) {
-    if (den == 0) return std::nullopt;
-    const bool neg = (num < 0) != (den < 0);
-    const u128 an = num < 0 ? -static_cast<u128>(num) : static_cast<u128>(num);
-    const std::uint64_t ad = den < 0 ? -static_cast<std::uint64_t>(den) : static_cast<std::uint64_t>(den);
-    if (static_cast<std::uint64_t>(an >> 64) >= ad) return std::nullopt;  // the quotient needs more than 64 bits
-    std::uint64_t rem = 0;
-    std::uint64_t q = div_128_by_64(an, ad, rem);
-    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    if (q > kMax + 1) return std::nullopt;  // (so that rounding up cannot wrap)
-    if (rem >= ad - rem) ++q;  // rem * 2 >= ad, without overflow
-    if (q > kMax + (neg ? 1 : 0)) return std::nullopt;
-    return neg ? static_cast<std::int64_t>(-q) : static_cast<std::int64_t>(q);
-}
-
 }  // namespace
 
 std::optional<Decimal> Decimal::parse(std::string_view text, bool round_excess) {
@@ -159,65 +127,12 @@ std::string Decimal::to_string_fixed(int digits) const {
     return std::string(p, end);
 }
 
-Decimal Decimal::round_down(int digits) const {
-    assert(digits >= 0 && digits <= kScaleDigits);
-    const std::int64_t unit = pow10(kScaleDigits - digits);
-    return from_raw(raw_ / unit * unit);
-}
+void detail::throw_rounding(Decimal a) { throw std::overflow_error("Decimal overflow rounding " + a.to_string()); }
 
-Decimal Decimal::round_half_away(int digits) const {
-    assert(digits >= 0 && digits <= kScaleDigits);
-    const std::int64_t unit = pow10(kScaleDigits - digits);
-    std::int64_t q = raw_ / unit;  // toward zero
-    const std::uint64_t rest = magnitude(raw_ % unit);
-    if (rest >= static_cast<std::uint64_t>(unit) - rest) q += raw_ < 0 ? -1 : 1;  // rest * 2 >= unit
-    std::int64_t out = 0;
-    if (__builtin_mul_overflow(q, unit, &out)) throw std::overflow_error("Decimal overflow rounding " + to_string());
-    return from_raw(out);
-}
-
-std::optional<Decimal> Decimal::checked_add(Decimal a, Decimal b) {
-    auto n = narrow(static_cast<i128>(a.raw_) + b.raw_);
-    if (!n) return std::nullopt;
-    return from_raw(*n);
-}
-
-std::optional<Decimal> Decimal::checked_mul(Decimal a, Decimal b) {
-    auto n = div_round_64(static_cast<i128>(a.raw_) * b.raw_, kScale);
-    if (!n) return std::nullopt;
-    return from_raw(*n);
-}
-
-std::optional<Decimal> Decimal::checked_div(Decimal a, Decimal b) {
-    auto n = div_round_64(static_cast<i128>(a.raw_) * kScale, b.raw_);
-    if (!n) return std::nullopt;
-    return from_raw(*n);
-}
-
-// The operators throw rather than return a wrong number: a caller that cannot size an
-// order exactly must not size it at all (the scheduler turns this into a failed job).
-Decimal operator+(Decimal a, Decimal b) {
-    auto r = Decimal::checked_add(a, b);
-    if (!r) throw std::overflow_error("Decimal overflow: " + a.to_string() + " + " + b.to_string());
-    return *r;
-}
-
-Decimal operator-(Decimal a, Decimal b) {
-    auto n = narrow(static_cast<i128>(a.raw()) - b.raw());
-    if (!n) throw std::overflow_error("Decimal overflow: " + a.to_string() + " - " + b.to_string());
-    return Decimal::from_raw(*n);
-}
-
-Decimal operator*(Decimal a, Decimal b) {
-    auto r = Decimal::checked_mul(a, b);
-    if (!r) throw std::overflow_error("Decimal overflow: " + a.to_string() + " * " + b.to_string());
-    return *r;
-}
-
-Decimal operator/(Decimal a, Decimal b) {
-    auto r = Decimal::checked_div(a, b);
-    if (!r) throw std::domain_error("Decimal division by zero or overflow: " + a.to_string() + " / " + b.to_string());
-    return *r;
+void detail::throw_arithmetic(const char* op, Decimal a, Decimal b) {
+    const std::string what = a.to_string() + " " + op + " " + b.to_string();
+    if (op[0] == '/') throw std::domain_error("Decimal division by zero or overflow: " + what);
+    throw std::overflow_error("Decimal overflow: " + what);
 }
 
 std::string format_money(Decimal amount) {

@@ -11,6 +11,19 @@ namespace {
 
 std::string pct2(Decimal fraction) { return (fraction * Decimal::from_int(100)).to_string_fixed(2) + "%"; }
 
+// "weight 12.34% -> target 12.50%", built in one buffer (it is every order's reason).
+std::string weight_change(Decimal current, Decimal target) {
+    const auto hundred = Decimal::from_int(100);
+    std::string out;
+    out.reserve(40);
+    out += "weight ";
+    out += (current * hundred).to_string_fixed(2);
+    out += "% -> target ";
+    out += (target * hundred).to_string_fixed(2);
+    out += '%';
+    return out;
+}
+
 }  // namespace
 
 Plan plan_orders(const AccountState& account, const Weights& targets, const Prices& prices,
@@ -73,7 +86,7 @@ Plan plan_orders(const AccountState& account, const Weights& targets, const Pric
         const Decimal target_value = investable * weight;
         if (!config.plan_sells && (!weight.is_positive() || target_value < current_value)) continue;
         if (weight.is_positive() && target_value == current_value) continue;  // nothing to do
-        std::string why = "weight " + pct2(current_value / plan.equity) + " -> target " + pct2(weight);
+        std::string why = weight_change(current_value / plan.equity, weight);
         if (!weight.is_positive()) {
             // Proceeds are counted rounded down: expected cash is never overstated.
             const Decimal notional = (have * price).round_down(2);

@@ -39,12 +39,12 @@ struct Book {
         const auto it = held.find(s);
         return it == held.end() ? Decimal{} : it->second;
     }
-    // Sum of |qty x price| with `symbol` holding `qty` shares instead; nullopt (and `missing`
-    // set to the first such symbol) when a held symbol has no price.
-    std::optional<Decimal> gross_with(const Symbol& symbol, Decimal qty, const Prices& prices, Symbol& missing) const {
-        const Decimal had = this->qty(symbol);
-        const auto price = prices.find(symbol);
-        const bool unpriced_after = price == prices.end() && !qty.is_zero();
+    // Sum of |qty x price| with `symbol` (now holding `had` shares, priced at `price`, null
+    // for none) holding `qty` shares instead; nullopt (and `missing` set to the first such
+    // symbol) when a held symbol has no price.
+    std::optional<Decimal> gross_with(const Symbol& symbol, Decimal had, const Decimal* price, Decimal qty,
+                                      Symbol& missing) const {
+        const bool unpriced_after = !price && !qty.is_zero();
         std::optional<Symbol> first;  // in symbol order, as a walk over every holding finds it
         for (const auto& s : unpriced)
             if (s != symbol) {
@@ -56,16 +56,14 @@ struct Book {
             missing = *first;
             return std::nullopt;
         }
-        if (price == prices.end()) return priced_gross;
-        return priced_gross - (had * price->second).abs() + (qty * price->second).abs();
+        if (!price) return priced_gross;
+        return priced_gross - (had * *price).abs() + (qty * *price).abs();
     }
-    void apply(const Symbol& symbol, Decimal qty, Decimal new_cash, const Prices& prices) {
-        const Decimal had = this->qty(symbol);
-        const auto price = prices.find(symbol);
-        if (price != prices.end()) priced_gross += (qty * price->second).abs() - (had * price->second).abs();
-        if (price == prices.end() && !qty.is_zero()) unpriced.insert(symbol);
-        else unpriced.erase(symbol);
-        held[symbol] = qty;
+    void apply(const Symbol& symbol, Decimal had, const Decimal* price, Decimal qty, Decimal new_cash) {
+        if (price) priced_gross += (qty * *price).abs() - (had * *price).abs();
+        if (!price && !qty.is_zero()) unpriced.insert(symbol);
+        else if (!unpriced.empty()) unpriced.erase(symbol);
+        held.insert_or_assign(symbol, qty);
         cash = new_cash;
     }
 };
@@ -133,8 +131,11 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
     // The planner's reserve arithmetic (see RiskLimits::cash_reserve).
     const Decimal reserve = equity_ok ? equity - equity * (Decimal::from_int(1) - limits.cash_reserve) : Decimal{};
 
+    Walk priced(valuation);  // sells, then buys: each ascending by symbol
     for (const auto& order : plan.orders) {
         const bool buy = order.side == Side::buy;
+        const Decimal had = book.qty(order.symbol);
+        const Decimal* price = priced.find(order.symbol);
         const Decimal cost = order.qty * order.price;  // exact, at the reference price
         auto deny = [&](std::string rule, std::string detail) {
             report.verdicts.push_back({order, false, std::move(rule), std::move(detail)});
@@ -183,9 +184,8 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
                                                pct2(limits.max_order_fraction));
                 continue;
             }
-            // max_position_weight
-            const Decimal have = book.qty(order.symbol);
-            const Decimal after = (have * valuation.at(order.symbol) + order.notional) / equity;
+            // max_position_weight (every order has a valuation price: its own at least)
+            const Decimal after = (had * *price + order.notional) / equity;
             if (after > limits.max_position_fraction) {
                 deny("max_position_weight", "position in " + order.symbol + " would be " + pct2(after) +
                                                 " of equity, above the limit of " + pct2(limits.max_position_fraction));
@@ -194,15 +194,15 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
         }
 
         // max_gross_exposure, for any order that raises it.
-        const Decimal next_qty = book.qty(order.symbol) + (buy ? order.qty : -order.qty);
+        const Decimal next_qty = had + (buy ? order.qty : -order.qty);
         const Decimal next_cash = book.cash + (buy ? -cost : cost);
         // A sell within the held quantity cannot raise it; skip (it needs every held price).
         const bool may_raise = buy || next_qty.is_negative();
         Symbol missing;
         const auto gross_before =
-            may_raise ? book.gross_with(order.symbol, book.qty(order.symbol), valuation, missing) : std::optional<Decimal>{};
+            may_raise ? book.gross_with(order.symbol, had, price, had, missing) : std::optional<Decimal>{};
         const auto gross_after =
-            may_raise && gross_before ? book.gross_with(order.symbol, next_qty, valuation, missing) : std::optional<Decimal>{};
+            may_raise && gross_before ? book.gross_with(order.symbol, had, price, next_qty, missing) : std::optional<Decimal>{};
         if (may_raise && (!gross_before || !gross_after)) {
             deny("max_gross_exposure", "no price for held " + missing + "; gross exposure unknown");
             continue;
@@ -230,7 +230,7 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
         }
 
         report.verdicts.push_back({order, true, "ok", "within limits"});
-        book.apply(order.symbol, next_qty, next_cash, valuation);
+        book.apply(order.symbol, had, price, next_qty, next_cash);
     }
     return report;
 }

@@ -13,6 +13,27 @@ namespace ballast::core {
 
 using Symbol = std::string;
 
+// Symbol equality and order (the same as ==, < on the strings) without a call to memcmp:
+// symbols are a few characters long, and the per-symbol walks of a session compare
+// thousands of them.
+inline bool same_symbol(const Symbol& a, const Symbol& b) {
+    const std::size_t n = a.size();
+    if (n != b.size()) return false;
+    const char* x = a.data();
+    const char* y = b.data();
+    for (std::size_t i = 0; i < n; ++i)
+        if (x[i] != y[i]) return false;
+    return true;
+}
+inline bool symbol_less(const Symbol& a, const Symbol& b) {
+    const std::size_t n = a.size() < b.size() ? a.size() : b.size();
+    const auto* x = reinterpret_cast<const unsigned char*>(a.data());
+    const auto* y = reinterpret_cast<const unsigned char*>(b.data());
+    for (std::size_t i = 0; i < n; ++i)
+        if (x[i] != y[i]) return x[i] < y[i];
+    return a.size() < b.size();
+}
+
 // One daily bar. Prices are doubles (analytics); `adj_close` is the split- and
 // dividend-adjusted close (total return), equal to `close` where no adjustment exists.
 struct Bar {

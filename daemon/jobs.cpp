@@ -127,6 +127,17 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
     if (from <= through) fetched = co_await market_.daily_bars(universe, from, through);
     if (!fetched) co_return fail("market data: " + fetched.error().message);
     std::vector<core::Bar> bars = std::move(fetched).value();
+    const auto stored = [&] {
+        return ok(std::string(detail_ == JournalDetail::full ? "stored " : "read ") + std::to_string(bars.size()) +
+                  " bars for " + std::to_string(universe.size()) + " symbols through " + through.to_string());
+    };
+    // The usual fetch, checked in one pass: each wanted symbol's next session. Anything else
+    // goes through the checks below, which accept it too but also name what is wrong.
+    if (is_next_session(bars, *wanted.series, through)) {
+        if (detail_ == JournalDetail::full) storage::BarRepository(journal_).upsert(bars, "market-data");
+        for (std::size_t i = 0; i < bars.size(); ++i) remember(*(*wanted.series)[i], bars[i]);
+        co_return stored();
+    }
     // Valid, unique trading-day bars, ascending by symbol then date (sorted here if the
     // venue sent them otherwise; then checked again in that order).
     std::optional<std::string> problem;
@@ -215,8 +226,21 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
             co_return fail("no bar for " + s->symbol + " on " + through.to_string() + " (latest known: " +
                            (s->dates.empty() ? std::string("none") : s->dates.back().to_string()) + "); holding");
     }
-    co_return ok(std::string(detail_ == JournalDetail::full ? "stored " : "read ") + std::to_string(bars.size()) +
-                 " bars for " + std::to_string(universe.size()) + " symbols through " + through.to_string());
+    co_return stored();
+}
+
+bool ChainJobs::is_next_session(const std::vector<core::Bar>& bars, const std::vector<Series*>& series,
+                                core::Date through) {
+    if (bars.empty() || bars.size() != series.size() || !core::is_trading_day(through)) return false;
+    const core::Date previous = core::previous_trading_day(through);
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        const core::Bar& b = bars[i];
+        const Series& s = *series[i];
+        if (b.date != through || s.dates.empty() || s.dates.back() != previous || !core::same_symbol(b.symbol, s.symbol) ||
+            bar_problem(b, through, true))
+            return false;
+    }
+    return true;
 }
 
 ChainJobs::Wanted ChainJobs::wanted_symbols(const core::AccountState& account) {
@@ -228,7 +252,7 @@ ChainJobs::Wanted ChainJobs::wanted_symbols(const core::AccountState& account) {
     bool inside = true;
     auto u = universe_.begin();
     for (const auto& p : account.positions) {
-        if (u != universe_.end() && *u == p.symbol) {  // the next in line
+        if (u != universe_.end() && core::same_symbol(*u, p.symbol)) {  // the next in line
             ++u;
             continue;
         }
@@ -350,6 +374,7 @@ ChainJobs::Series& ChainJobs::series(const core::Symbol& symbol) {
 }
 
 void ChainJobs::remember(Series& s, const core::Bar& b) {
+    s.priced_on.reset();
     const double close = core::valuation_close(b, config_.sim.price_field);
     if (s.dates.empty() || s.dates.back() < b.date) {
         s.dates.push_back(b.date);
@@ -378,17 +403,24 @@ core::Date ChainJobs::data_date(core::Date session) const {
 }
 
 std::optional<Decimal> ChainJobs::valuation_price(const core::Symbol& symbol, core::Date date) {
-    const auto close = close_on(series(symbol), date);
-    return close ? core::to_price(*close) : std::nullopt;
+    Series& s = series(symbol);
+    if (s.priced_on == date) return s.price;  // every session values each holding again
+    const auto close = close_on(s, date);
+    const auto price = close ? core::to_price(*close) : std::nullopt;
+    if (price) {
+        s.priced_on = date;
+        s.price = *price;
+    }
+    return price;
 }
 
 core::Prices ChainJobs::session_prices(core::Date session, const core::AccountState& account) {
-    std::vector<core::Symbol> symbols = universe_;
-    for (const auto& p : account.positions) symbols.push_back(p.symbol);
     core::Prices prices;
     const core::Date date = data_date(session);
-    for (const auto& s : symbols)
-        if (const auto price = valuation_price(s, date)) prices[s] = *price;
+    // The wanted symbols (sorted): each price goes in at the end of the map.
+    for (Series* s : *wanted_symbols(account).series)
+        if (const auto close = close_on(*s, date))
+            if (const auto price = core::to_price(*close)) prices.emplace_hint(prices.end(), s->symbol, *price);
     return prices;
 }
 
@@ -697,7 +729,12 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         auto latest = co_await broker_.latest_prices(symbols);
         if (!latest) co_return fail("latest prices before buys: " + latest.error().message);
         core::Prices buy_prices = prices;
-        for (const auto& [sym, p] : latest.value()) buy_prices[sym] = p;
+        auto at = buy_prices.begin();  // both ascending: walked together
+        for (const auto& [sym, p] : latest.value()) {
+            while (at != buy_prices.end() && at->first < sym) ++at;
+            if (at != buy_prices.end() && at->first == sym) at->second = p;
+            else at = std::next(buy_prices.emplace_hint(at, sym, p));
+        }
         auto buys_only = config_.orders.planner;
         buys_only.plan_sells = false;
         for (const auto& sym : symbols)

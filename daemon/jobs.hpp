@@ -108,6 +108,8 @@ private:
         core::Symbol symbol;
         std::vector<core::Date> dates;
         std::vector<double> closes;  // valuation closes (config.sim.price_field)
+        std::optional<core::Date> priced_on;  // valuation_price() of that date, kept
+        core::Decimal price;
     };
     Series& series(const core::Symbol& symbol);
     // Adds (or replaces) the bar's close in its symbol's series `s`.
@@ -119,6 +121,10 @@ private:
         const std::vector<Series*>* series;
     };
     Wanted wanted_symbols(const core::AccountState& account);
+    // Whether `bars` are one valid bar dated `through` for each of `series` (in order), each
+    // the trading day after the series' last: then every check of a data update passes.
+    static bool is_next_session(const std::vector<core::Bar>& bars, const std::vector<Series*>& series,
+                                core::Date through);
     // The valuation close of a series on `date`, or nullopt.
     static std::optional<double> close_on(const Series& s, core::Date date);
     // A symbol's valuation close on `date` as a price (4 dp), or nullopt.

@@ -651,7 +651,8 @@ void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional
 
 std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
     if (auto* m = j_.memory()) {
-        if (m->order_by_client_id.count(intent.client_order_id))
+        const std::size_t index = m->orders.size();
+        if (!m->order_by_client_id.try_emplace(intent.client_order_id, index).second)
             throw constraint_error(j_, "an order with client_order_id '" + intent.client_order_id + "' is already recorded");
         OrderRow o;
         o.id = static_cast<std::int64_t>(m->orders.size()) + 1;
@@ -663,9 +664,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         o.side = intent.side;
         o.qty = intent.qty;
         o.status = "intent";
-        const std::size_t index = m->orders.size();
-        m->open.insert(index);
-        m->order_by_client_id.emplace(o.client_order_id, index);
+        m->open.insert(m->open.end(), index);
         m->orders_by_session[o.session].push_back(index);
         ++m->orders_per_job_run[o.job_run_id];
         m->orders.push_back(std::move(o));
