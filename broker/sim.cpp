@@ -252,9 +252,12 @@ Result<bool> SimBroker::load_state() {
         } catch (const nlohmann::json::exception& e) {
             return bad("orders[" + idx + "]", std::string("an order object (") + e.what() + ")");
         }
-        by_client_id_[order.request.client_order_id] = orders_.size();
+        if (find_order(order.request.client_order_id))
+            return bad("orders[" + idx + "].client_order_id", "an id no earlier order has (" +
+                                                                  order.request.client_order_id + " is repeated)");
         if (!is_terminal_status(order.update.status)) open_.push_back(orders_.size());
         orders_.push_back(std::move(order));
+        by_client_id_.insert(orders_.back().request.client_order_id, orders_.size() - 1);
     }
     return true;
 }
@@ -419,13 +422,10 @@ awaitable<Result<core::AccountState>> SimBroker::account() {
 
 awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     if (auto e = settle()) co_return *e;
-    const auto [id, unique] = by_client_id_.try_emplace(request.client_order_id, orders_.size());
-    if (!unique)
+    if (find_order(request.client_order_id))
         co_return BrokerError{BrokerError::Kind::rejected, "client_order_id must be unique: " + request.client_order_id};
-    if (!request.qty.is_positive()) {
-        by_client_id_.erase(id);
+    if (!request.qty.is_positive())
         co_return BrokerError{BrokerError::Kind::rejected, "qty must be positive, got " + request.qty.to_string()};
-    }
     const auto& now = this->now();
     const auto& ny = now.ny;
     SimOrder order;
@@ -458,24 +458,28 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     }
     if (!is_terminal_status(order.update.status)) open_.push_back(orders_.size());
     orders_.push_back(std::move(order));
+    by_client_id_.insert(orders_.back().request.client_order_id, orders_.size() - 1);
     if (auto e = save_state()) co_return *e;
     co_return orders_.back().update;
 }
 
+std::optional<std::size_t> SimBroker::find_order(const std::string& client_order_id) const {
+    return by_client_id_.find(client_order_id,
+                              [this](std::size_t i) -> const std::string& { return orders_[i].request.client_order_id; });
+}
+
 awaitable<Result<OrderUpdate>> SimBroker::order_by_client_id(const std::string& client_order_id) {
     if (auto e = settle()) co_return *e;
-    const auto it = by_client_id_.find(client_order_id);
-    if (it == by_client_id_.end())
-        co_return BrokerError{BrokerError::Kind::not_found, "order not found: client_order_id " + client_order_id};
-    co_return orders_[it->second].update;
+    const auto found = find_order(client_order_id);
+    if (!found) co_return BrokerError{BrokerError::Kind::not_found, "order not found: client_order_id " + client_order_id};
+    co_return orders_[*found].update;
 }
 
 awaitable<Result<OrderUpdate>> SimBroker::cancel(const std::string& client_order_id) {
     if (auto e = settle()) co_return *e;
-    const auto it = by_client_id_.find(client_order_id);
-    if (it == by_client_id_.end())
-        co_return BrokerError{BrokerError::Kind::not_found, "order not found: client_order_id " + client_order_id};
-    auto& u = orders_[it->second].update;
+    const auto found = find_order(client_order_id);
+    if (!found) co_return BrokerError{BrokerError::Kind::not_found, "order not found: client_order_id " + client_order_id};
+    auto& u = orders_[*found].update;
     if (!is_terminal_status(u.status)) {
         u.status = "canceled";
         u.reason = "canceled on request";

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "broker/broker.hpp"
+#include "core/key_index.hpp"
 
 namespace ballast::broker {
 
@@ -124,7 +125,8 @@ private:
     std::optional<core::AccountState> account_cache_;  // account() as of the last fill
     std::deque<SimOrder> orders_;  // a deque: no moving every order as it grows
     std::vector<std::size_t> open_;  // indexes into orders_ of the orders not yet terminal
-    std::unordered_map<std::string, std::size_t> by_client_id_;
+    core::KeyIndex by_client_id_;  // into orders_
+    std::optional<std::size_t> find_order(const std::string& client_order_id) const;
     core::Decimal buy_factor_, sell_factor_;  // 1 +/- slippage
     core::Decimal commission_rate_;           // commission_bps as a fraction
     std::optional<Now> now_cache_;

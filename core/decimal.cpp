@@ -67,16 +67,6 @@ std::optional<Decimal> Decimal::parse(std::string_view text, bool round_excess) 
     return from_raw(*n);
 }
 
-std::optional<Decimal> Decimal::from_double(double value, int digits) {
-    assert(digits >= 0 && digits <= kScaleDigits);
-    if (!std::isfinite(value)) return std::nullopt;
-    const double scaled = value * static_cast<double>(pow10(digits));
-    if (std::fabs(scaled) > 9.0e18 / static_cast<double>(pow10(kScaleDigits - digits))) return std::nullopt;
-    const double rounded = std::round(scaled);  // half away from zero
-    const auto units = static_cast<std::int64_t>(rounded);
-    return from_raw(units * pow10(kScaleDigits - digits));
-}
-
 namespace {
 
 // Writes `v`'s decimal digits backwards, ending at `p`; returns the first one written.

@@ -107,6 +107,21 @@ inline constexpr std::int64_t kPow10[] = {1,          10,          100,         
 
 }  // namespace detail
 
+inline std::optional<Decimal> Decimal::from_double(double value, int digits) {
+    assert(digits >= 0 && digits <= kScaleDigits);
+    if (!(value - value == 0)) return std::nullopt;  // NaN or an infinity
+    const double scaled = value * static_cast<double>(detail::kPow10[digits]);
+    if (!(scaled <= 9.0e18 / static_cast<double>(detail::kPow10[kScaleDigits - digits])) ||
+        !(scaled >= -9.0e18 / static_cast<double>(detail::kPow10[kScaleDigits - digits])))
+        return std::nullopt;
+    // Rounded half away from zero: the fraction left by truncating is exact in a double.
+    auto units = static_cast<std::int64_t>(scaled);
+    const double fraction = scaled - static_cast<double>(units);
+    if (fraction >= 0.5) ++units;
+    else if (fraction <= -0.5) --units;
+    return from_raw(units * detail::kPow10[kScaleDigits - digits]);
+}
+
 inline Decimal Decimal::round_down(int digits) const {
     assert(digits >= 0 && digits <= kScaleDigits);
     const std::int64_t unit = detail::kPow10[kScaleDigits - digits];

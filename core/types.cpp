@@ -13,11 +13,5 @@ double valuation_open(const Bar& bar, PriceField field) {
     return bar.open * (bar.adj_close / bar.close);
 }
 
-std::optional<Decimal> to_price(double value) {
-    if (!std::isfinite(value) || value <= 0) return std::nullopt;
-    auto d = Decimal::from_double(value, kPriceDigits);
-    if (!d || !d->is_positive()) return std::nullopt;
-    return d;
-}
 
 }  // namespace ballast::core

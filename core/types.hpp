@@ -77,7 +77,12 @@ double valuation_close(const Bar& bar, PriceField field);
 // scaled by adj_close / close so that fills and valuations agree).
 double valuation_open(const Bar& bar, PriceField field);
 // A price as an exact decimal; nullopt for non-finite or non-positive input.
-std::optional<Decimal> to_price(double value);
+inline std::optional<Decimal> to_price(double value) {
+    if (!(value > 0)) return std::nullopt;  // NaN too
+    auto d = Decimal::from_double(value, kPriceDigits);  // nullopt for +inf
+    if (!d || !d->is_positive()) return std::nullopt;
+    return d;
+}
 
 // Target weights as fractions of equity (0.4 = 40%), by symbol.
 using Weights = std::map<Symbol, Decimal>;

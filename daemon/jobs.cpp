@@ -47,10 +47,10 @@ std::string compact_date(core::Date d) {
     return s;
 }
 
-// Deterministic id: session date, the job run that planned it, and the leg.
-std::string client_order_id(bool dry_run, core::Date session, std::int64_t job_run_id, std::size_t leg) {
-    return std::string(dry_run ? "dry-" : "bl-") + compact_date(session) + "-" + std::to_string(job_run_id) + "-" +
-           std::to_string(leg);
+// Deterministic id: session date, the job run that planned it, and the leg. This is all
+// of it but the leg.
+std::string client_order_id_prefix(bool dry_run, core::Date session, std::int64_t job_run_id) {
+    return std::string(dry_run ? "dry-" : "bl-") + compact_date(session) + "-" + std::to_string(job_run_id) + "-";
 }
 
 // Validates one bar for storage (the sim's CSV reader already does; a venue may not).
@@ -346,7 +346,7 @@ std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const co
     if (limits.max_consecutive_rejections) in.consecutive_rejections = storage::OrderRepository(journal_).trailing_rejections();
     auto trip = core::evaluate_breakers(in, limits);
     if (!trip) return std::nullopt;
-    const auto now = core::format_utc(clock_.now());
+    const auto now = now_text();
     storage::ControlRepository(journal_).set_halt(trip->reason, now, "risk:" + trip->rule);
     storage::HealthRepository(journal_).record(now, "risk", "breaker_tripped", trip->rule + ": " + trip->reason);
     log_->error("circuit breaker {} tripped: {}; trading halted until `ballast resume`", trip->rule, trip->reason);
@@ -354,7 +354,8 @@ std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const co
 }
 
 ChainJobs::Series& ChainJobs::series(const core::Symbol& symbol) {
-    if (series_cursor_ < series_.size() && series_[series_cursor_].symbol == symbol) return series_[series_cursor_++];
+    if (series_cursor_ < series_.size() && core::same_symbol(series_[series_cursor_].symbol, symbol))
+        return series_[series_cursor_++];
     if (const auto it = series_index_.find(symbol); it != series_index_.end()) {
         series_cursor_ = it->second + 1;
         return series_[it->second];
@@ -444,7 +445,7 @@ void ChainJobs::record_update(std::int64_t order_id, const std::string& known_st
                               const broker::OrderUpdate& u, std::optional<Decimal> known_avg,
                               std::vector<storage::OrderRepository::StatusEvent> events) {
     last_rebalance_.reset();  // an order's fate decides whether its session counts as a rebalance
-    const std::string at = u.updated_at.empty() ? core::format_utc(clock_.now()) : u.updated_at;
+    const std::string at = u.updated_at.empty() ? now_text() : u.updated_at;
     const auto add = [&](std::string event, std::optional<Decimal> qty, std::optional<Decimal> price,
                          std::optional<Decimal> commission, const std::string& status) {
         events.push_back({{std::move(event), at, qty, price, commission, u.reason}, status});
@@ -486,7 +487,7 @@ awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
                 // The intent was journaled but the submit never reached the broker: it is
                 // closed here and never resent; the next rebalance plans afresh.
                 orders.append_event(row.id,
-                                    {"canceled", core::format_utc(clock_.now()), std::nullopt, std::nullopt,
+                                    {"canceled", now_text(), std::nullopt, std::nullopt,
                                      std::nullopt, "not found at the broker: the submit never reached it; not resent"},
                                     "canceled");
                 continue;
@@ -496,10 +497,10 @@ awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
                 // it so trading can go on, and say so loudly.
                 const std::string why = "the broker no longer knows order " + row.client_order_id +
                                         " (journaled as " + row.status + "); closed as expired";
-                orders.append_event(row.id, {"expired", core::format_utc(clock_.now()), std::nullopt, std::nullopt,
+                orders.append_event(row.id, {"expired", now_text(), std::nullopt, std::nullopt,
                                              std::nullopt, why},
                                     "expired");
-                storage::HealthRepository(journal_).record(core::format_utc(clock_.now()), "orders", "order_vanished",
+                storage::HealthRepository(journal_).record(now_text(), "orders", "order_vanished",
                                                            why);
                 log_->error("{}", why);
                 continue;
@@ -512,13 +513,19 @@ awaitable<broker::Result<int>> ChainJobs::reconcile_orders() {
     co_return open;
 }
 
+const std::string& ChainJobs::now_text() {
+    const auto now = clock_.now();
+    if (!now_text_ || now_text_->first != now) now_text_.emplace(now, core::format_utc(now));
+    return now_text_->second;
+}
+
 std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account,
                                 bool with_positions) {
     const core::Date date = data_date(session);
     storage::EquitySnapshot snap;
     snap.job_run_id = job_run_id;
     snap.session = session;
-    snap.at = core::format_utc(clock_.now());
+    snap.at = now_text();
     snap.cash = account.cash;
     snap.equity = account.cash;
     for (const auto& p : account.positions) {
@@ -666,7 +673,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     for (const auto& stop : stops) {
         stop_text += (stop_text.empty() ? "stop-loss: " : "; stop-loss: ") + stop.detail;
         if (!dry_run_)
-            storage::HealthRepository(journal_).record(core::format_utc(clock_.now()), "risk", "stop_loss", stop.detail);
+            storage::HealthRepository(journal_).record(now_text(), "risk", "stop_loss", stop.detail);
         log_->warn("{} stop-loss: {}; selling", session.to_string(), stop.detail);
     }
     // The stopped symbols leave the targets (the planner sells them in full).
@@ -779,7 +786,8 @@ awaitable<void> ChainJobs::send_legs(Legs& legs, const std::vector<core::RiskVer
     for (const auto& v : verdicts) {
         if (v.order.side == core::Side::buy && !legs.buys_blocked.empty()) co_return;
         const std::size_t leg = legs.next_leg++;
-        storage::OrderIntent intent{client_order_id(dry_run_, legs.session, legs.job_run_id, leg),
+        if (legs.id_prefix.empty()) legs.id_prefix = client_order_id_prefix(dry_run_, legs.session, legs.job_run_id);
+        storage::OrderIntent intent{legs.id_prefix + std::to_string(leg),
                                     legs.job_run_id,
                                     legs.session,
                                     static_cast<int>(leg),
@@ -789,11 +797,11 @@ awaitable<void> ChainJobs::send_legs(Legs& legs, const std::vector<core::RiskVer
                                     v.order.price,
                                     v.order.notional,
                                     v.order.reason,
-                                    core::format_utc(clock_.now()),
+                                    now_text(),
                                     v.approved ? "risk ok: " + v.detail : "risk denied: " + v.rule + ": " + v.detail};
         // Write-ahead: the intent is in the journal before the broker hears of it.
         const auto order_id = orders.record_intent(intent);
-        const auto now = core::format_utc(clock_.now());
+        const auto now = now_text();
         const bool sell = v.order.side == core::Side::sell;
         if (!v.approved) {
             orders.append_event(order_id, {"denied", now, std::nullopt, std::nullopt, std::nullopt, v.rule + ": " + v.detail},

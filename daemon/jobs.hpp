@@ -81,6 +81,7 @@ private:
         core::Date session;
         std::int64_t job_run_id = 0;
         std::size_t next_leg = 0;
+        std::string id_prefix;           // of its client_order_ids (all but the leg)
         int sent = 0;                    // accepted by the broker
         std::vector<std::string> open;   // client_order_ids sent and not yet terminal
         std::string buys_blocked;        // why no buy may be sent (a sell was denied or rejected)
@@ -140,6 +141,8 @@ private:
     // `with_positions`: the positions too (else the equity alone).
     std::string snapshot(core::Date session, std::int64_t job_run_id, const core::AccountState& account,
                          bool with_positions);
+    // The clock's time as ISO-8601 UTC text (kept while the clock reads the same).
+    const std::string& now_text();
     // The session of the last rebalance that placed orders (SignalRepository::last_rebalance),
     // read once and again after anything that can change it.
     std::optional<core::Date> last_rebalance();
@@ -166,6 +169,7 @@ private:
     std::optional<std::optional<core::Date>> last_rebalance_;  // outer nullopt: not read yet
     std::optional<std::optional<core::Decimal>> equity_peak_;   // outer nullopt: not read yet
     bool filled_this_job_ = false;  // record_update saw new fills during the current job
+    std::optional<std::pair<core::Timestamp, std::string>> now_text_;
 };
 
 }  // namespace ballast::daemon

@@ -652,7 +652,7 @@ void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional
 std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
     if (auto* m = j_.memory()) {
         const std::size_t index = m->orders.size();
-        if (!m->order_by_client_id.try_emplace(intent.client_order_id, index).second)
+        if (m->find_order(intent.client_order_id))
             throw constraint_error(j_, "an order with client_order_id '" + intent.client_order_id + "' is already recorded");
         OrderRow o;
         o.id = static_cast<std::int64_t>(m->orders.size()) + 1;
@@ -668,6 +668,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         m->orders_by_session[o.session].push_back(index);
         ++m->orders_per_job_run[o.job_run_id];
         m->orders.push_back(std::move(o));
+        m->order_by_client_id.insert(m->orders.back().client_order_id, index);
         m->order_commission.emplace_back();
         return m->orders.back().id;
     }
@@ -791,9 +792,9 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
 
 std::optional<OrderRow> OrderRepository::by_client_order_id(const std::string& client_order_id) {
     if (auto* m = j_.memory()) {
-        const auto it = m->order_by_client_id.find(client_order_id);
-        if (it == m->order_by_client_id.end()) return std::nullopt;
-        return m->orders[it->second];
+        const auto found = m->find_order(client_order_id);
+        if (!found) return std::nullopt;
+        return m->orders[*found];
     }
     return guarded(j_, "cannot read orders", [&]() -> std::optional<OrderRow> {
         detail::CachedStatement st(j_, std::string(kOrderColumns) + "WHERE client_order_id = ?");

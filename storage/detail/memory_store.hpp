@@ -14,10 +14,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "core/key_index.hpp"
 #include "storage/journal.hpp"
 
 namespace ballast::storage::detail {
@@ -39,7 +41,11 @@ struct MemoryStore {
     std::deque<OrderRow> orders;  // a deque: no moving every order as it grows
     std::set<std::size_t> open;  // indexes of the orders not terminal, ascending (= by id)
     std::vector<std::optional<core::Decimal>> order_commission;  // latest event commission
-    std::unordered_map<std::string, std::size_t> order_by_client_id;
+    core::KeyIndex order_by_client_id;  // into orders, by client_order_id
+    std::optional<std::size_t> find_order(std::string_view client_order_id) const {
+        return order_by_client_id.find(client_order_id,
+                                       [this](std::size_t i) -> const std::string& { return orders[i].client_order_id; });
+    }
     std::map<core::Date, std::vector<std::size_t>> orders_by_session;
     std::unordered_map<std::int64_t, int> orders_per_job_run;
 

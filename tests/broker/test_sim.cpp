@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "broker/csv_bars.hpp"
 #include "broker/sim.hpp"
@@ -203,5 +204,47 @@ TEST_CASE("sim broker reports the average entry price of each holding, as a brok
     const auto r = bad.load_state();
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.find("entry_prices.AAA") != std::string::npos);
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("sim broker finds orders by client_order_id across a restart and refuses repeated ids", "[broker][sim]") {
+    auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20)}}});
+    const core::Timestamp now = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{17 * 60});
+    const auto file = std::filesystem::temp_directory_path() / ("ballast-sim-ids-" + std::to_string(::getpid()) + ".json");
+    std::filesystem::remove(file);
+    broker::SimBrokerConfig cfg;
+    cfg.fill = core::FillModel::close;
+    cfg.initial_cash = d("100000");
+    cfg.state_file = file;
+    {
+        broker::SimBroker b(market, cfg, [&] { return now; });
+        REQUIRE(b.load_state().ok());
+        // A rejected quantity does not take the id: it can be used afterwards.
+        CHECK_FALSE(wait(b.submit({"id-0", "AAA", core::Side::buy, d("0")})).ok());
+        for (int i = 0; i < 300; ++i)
+            REQUIRE(wait(b.submit({"id-" + std::to_string(i), "AAA", core::Side::buy, d("1")})).value().status == "filled");
+        const auto again = wait(b.submit({"id-7", "AAA", core::Side::buy, d("1")}));
+        REQUIRE_FALSE(again.ok());
+        CHECK(again.error().kind == broker::BrokerError::Kind::rejected);
+        CHECK(again.error().message.find("id-7") != std::string::npos);
+    }
+    broker::SimBroker restarted(market, cfg, [&] { return now; });
+    REQUIRE(restarted.load_state().value());
+    for (int i = 0; i < 300; i += 37) CHECK(wait(restarted.order_by_client_id("id-" + std::to_string(i))).value().client_order_id == "id-" + std::to_string(i));
+    CHECK(wait(restarted.order_by_client_id("id-300")).error().kind == broker::BrokerError::Kind::not_found);
+    CHECK(wait(restarted.cancel("nope")).error().kind == broker::BrokerError::Kind::not_found);
+    CHECK_FALSE(wait(restarted.submit({"id-299", "AAA", core::Side::buy, d("1")})).ok());
+    // A state file listing one id twice is damaged: the error names the order and the id.
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto first = text.find("\"id-1\"");
+    REQUIRE(first != std::string::npos);
+    text.replace(text.find("\"id-2\""), 6, "\"id-1\"");
+    std::ofstream(file) << text;
+    broker::SimBroker damaged(market, cfg, [&] { return now; });
+    const auto r = damaged.load_state();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("orders[2].client_order_id") != std::string::npos);
+    CHECK(r.error().message.find("id-1 is repeated") != std::string::npos);
     std::filesystem::remove(file);
 }
