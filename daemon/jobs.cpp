@@ -301,8 +301,13 @@ std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_ru
     for (const auto& sym : universe_) {
         while (slot != input.closes.end() && slot->first < sym) slot = input.closes.erase(slot);
         const Series& s = series(sym);
-        const auto first = std::lower_bound(s.dates.begin(), s.dates.end(), from);
-        const auto last = std::upper_bound(s.dates.begin(), s.dates.end(), through);
+        // Usually the series ends at `through`; the window's start is then among its last
+        // (through - from + 1) dates, one per calendar day at most.
+        const auto last = !s.dates.empty() && s.dates.back() == through
+                              ? s.dates.end()
+                              : std::upper_bound(s.dates.begin(), s.dates.end(), through);
+        const auto span = std::max<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(through - from) + 1, 0);
+        const auto first = std::lower_bound(last - std::min(span, last - s.dates.begin()), last, from);
         const bool has_close = first != last && *std::prev(last) == through;  // else the strategy sees none
         const bool in_input = slot != input.closes.end() && slot->first == sym;
         if (!has_close) {

@@ -248,3 +248,24 @@ TEST_CASE("sim broker finds orders by client_order_id across a restart and refus
     CHECK(r.error().message.find("id-1 is repeated") != std::string::npos);
     std::filesystem::remove(file);
 }
+
+TEST_CASE("sim market's latest bars: on the date, else the latest within the window, for any order of symbols", "[broker][sim]") {
+    auto market = broker::SimMarket::from_bars({
+        {"AAA", {bar("AAA", "2024-01-02", 1, 10), bar("AAA", "2024-01-03", 1, 11), bar("AAA", "2024-01-05", 1, 12)}},
+        {"BBB", {bar("BBB", "2024-01-02", 1, 20)}},
+        {"CCC", {bar("CCC", "2024-01-04", 1, 30), bar("CCC", "2024-01-10", 1, 31)}},
+    });
+    const auto close_of = [](const core::Bar* b) { return b ? b->close : -1.0; };
+    const auto latest = [&](std::vector<core::Symbol> symbols, const char* date, int back) {
+        std::vector<double> out;
+        for (const auto* b : market->latest_bars(symbols, day(date), back)) out.push_back(close_of(b));
+        return out;
+    };
+    CHECK(latest({"AAA", "BBB", "CCC"}, "2024-01-05", 10) == std::vector<double>{12, 20, 30});
+    CHECK(latest({"AAA", "BBB", "CCC"}, "2024-01-04", 10) == std::vector<double>{11, 20, 30});
+    CHECK(latest({"CCC", "ZZZ", "AAA", "BBB"}, "2024-01-04", 10) == std::vector<double>{30, -1, 11, 20});
+    CHECK(latest({"AAA", "BBB", "CCC"}, "2024-01-01", 10) == std::vector<double>{-1, -1, -1});  // before any data
+    CHECK(latest({"AAA", "BBB", "CCC"}, "2024-01-12", 8) == std::vector<double>{12, -1, 31});    // BBB too old
+    CHECK(latest({"AAA", "AAA"}, "2024-01-03", 0) == std::vector<double>{11, 11});
+    CHECK(latest({}, "2024-01-03", 10).empty());
+}

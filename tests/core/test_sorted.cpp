@@ -1,0 +1,73 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/sorted.hpp"
+
+using namespace ballast::core;
+
+namespace {
+Decimal d(int v) { return Decimal::from_int(v); }
+}  // namespace
+
+TEST_CASE("Walk answers like find, whatever the order of the keys asked", "[core][sorted]") {
+    std::map<Symbol, int> m;
+    for (int i = 0; i < 200; i += 2) m["S" + std::to_string(1000 + i)] = i;  // even ones only
+    std::vector<Symbol> asked;
+    for (int i = -3; i < 205; ++i) asked.push_back("S" + std::to_string(1000 + i));
+    asked.push_back("");
+    asked.push_back("T");
+    // Ascending (the fast case), descending, repeated and shuffled.
+    std::vector<std::vector<Symbol>> orders{asked, asked, asked, asked};
+    std::reverse(orders[1].begin(), orders[1].end());
+    for (const auto& s : asked) orders[2].push_back(s);  // each key twice, the second pass from the start
+    std::mt19937 rng(7);
+    std::shuffle(orders[3].begin(), orders[3].end(), rng);
+    for (const auto& keys : orders) {
+        Walk walk(m);
+        for (const auto& k : keys) {
+            INFO(k);
+            const int* found = walk.find(k);
+            const auto it = m.find(k);
+            REQUIRE((found != nullptr) == (it != m.end()));
+            if (found) CHECK(*found == it->second);
+        }
+    }
+    // The same key asked twice in a row is found both times.
+    Walk walk(m);
+    CHECK(walk.find("S1010") != nullptr);
+    CHECK(walk.find("S1010") != nullptr);
+    std::map<Symbol, int> empty;
+    CHECK(Walk(empty).find("A") == nullptr);
+}
+
+TEST_CASE("holdings adds up positions by symbol, sorted or not", "[core][sorted]") {
+    AccountState sorted;
+    sorted.positions = {{"AAA", d(1)}, {"BBB", d(2)}, {"CCC", d(3)}};
+    CHECK(holdings(sorted) == std::map<Symbol, Decimal>{{"AAA", d(1)}, {"BBB", d(2)}, {"CCC", d(3)}});
+    AccountState messy;
+    messy.positions = {{"CCC", d(3)}, {"AAA", d(1)}, {"CCC", d(4)}, {"BBB", d(2)}, {"AAA", d(-1)}};
+    CHECK(holdings(messy) == std::map<Symbol, Decimal>{{"AAA", d(0)}, {"BBB", d(2)}, {"CCC", d(7)}});
+    CHECK(holdings(AccountState{}).empty());
+}
+
+TEST_CASE("union_of_keys keeps each kept key once, ascending", "[core][sorted]") {
+    const std::map<Symbol, Decimal> a{{"A", d(1)}, {"B", d(0)}, {"D", d(2)}, {"F", d(0)}};
+    const std::map<Symbol, Decimal> b{{"B", d(5)}, {"C", d(0)}, {"D", d(0)}, {"E", d(1)}, {"G", d(3)}};
+    const auto positive = [](Decimal x) { return x.is_positive(); };
+    const auto any = [](Decimal) { return true; };
+    const auto names = [](const std::vector<const Symbol*>& v) {
+        std::string out;
+        for (const auto* s : v) out += *s;
+        return out;
+    };
+    CHECK(names(union_of_keys(a, positive, b, positive)) == "ABDEG");  // B kept by b, D by a
+    CHECK(names(union_of_keys(a, any, b, positive)) == "ABDEFG");
+    CHECK(names(union_of_keys(a, positive, b, any)) == "ABCDEG");
+    CHECK(names(union_of_keys(a, any, std::map<Symbol, Decimal>{}, any)) == "ABDF");
+    CHECK(union_of_keys(std::map<Symbol, Decimal>{}, any, std::map<Symbol, Decimal>{}, any).empty());
+}
