@@ -10,17 +10,19 @@
 
 namespace ballast::core {
 
-// Looks keys up in `map`; correct in any order, O(1) amortized when they ascend.
+// Looks symbols up in a symbol-keyed `map`; correct in any order, O(1) amortized when
+// they ascend.
 template <class Map>
 class Walk {
 public:
     explicit Walk(const Map& map) : map_(&map), at_(map.begin()) {}
     // The value for `key`, or nullptr.
-    const typename Map::mapped_type* find(const typename Map::key_type& key) {
-        if (at_ != map_->end() && at_->first == key) return &(at_++)->second;  // the next in line
-        if (at_ != map_->begin() && !(std::prev(at_)->first < key)) at_ = map_->lower_bound(key);  // went back
-        while (at_ != map_->end() && at_->first < key) ++at_;
-        return at_ != map_->end() && at_->first == key ? &(at_++)->second : nullptr;
+    const typename Map::mapped_type* find(const Symbol& key) {
+        const auto end = map_->end();
+        if (at_ != end && same_symbol(at_->first, key)) return &(at_++)->second;  // the next in line
+        if (at_ != map_->begin() && !symbol_less(std::prev(at_)->first, key)) at_ = map_->lower_bound(key);  // went back
+        while (at_ != end && symbol_less(at_->first, key)) ++at_;
+        return at_ != end && same_symbol(at_->first, key) ? &(at_++)->second : nullptr;
     }
 
 private:
@@ -33,7 +35,8 @@ private:
 inline std::map<Symbol, Decimal> holdings(const AccountState& account) {
     std::map<Symbol, Decimal> held;
     for (const auto& p : account.positions) {
-        if (held.empty() || std::prev(held.end())->first < p.symbol) held.emplace_hint(held.end(), p.symbol, p.qty);
+        if (held.empty() || symbol_less(std::prev(held.end())->first, p.symbol))
+            held.emplace_hint(held.end(), p.symbol, p.qty);
         else held[p.symbol] += p.qty;
     }
     return held;
@@ -47,8 +50,8 @@ std::vector<const Symbol*> union_of_keys(const A& a, KeepA keep_a, const B& b, K
     auto i = a.begin();
     auto j = b.begin();
     while (i != a.end() || j != b.end()) {
-        const bool take_a = j == b.end() || (i != a.end() && !(j->first < i->first));
-        const bool take_b = i == a.end() || (j != b.end() && !(i->first < j->first));
+        const bool take_a = j == b.end() || (i != a.end() && !symbol_less(j->first, i->first));
+        const bool take_b = i == a.end() || (j != b.end() && !symbol_less(i->first, j->first));
         const Symbol* key = take_a ? &i->first : &j->first;
         const bool keep = (take_a && keep_a(i->second)) || (take_b && keep_b(j->second));
         if (keep) out.push_back(key);
