@@ -1,16 +1,17 @@
 #include "broker/csv_bars.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
-#include <map>
 #include <sstream>
 
 namespace ballast::broker {
 namespace {
 
-std::vector<std::string_view> split_fields(std::string_view line) {
-    std::vector<std::string_view> out;
+// The fields of `line` into `out` (reused from line to line).
+void split_fields(std::string_view line, std::vector<std::string_view>& out) {
+    out.clear();
     std::size_t start = 0;
     while (true) {
         const auto comma = line.find(',', start);
@@ -18,7 +19,6 @@ std::vector<std::string_view> split_fields(std::string_view line) {
         if (comma == std::string_view::npos) break;
         start = comma + 1;
     }
-    return out;
 }
 
 std::string_view trim(std::string_view s) {
@@ -36,7 +36,8 @@ BrokerError bad(const std::string& source, std::size_t line, const std::string& 
 Result<std::vector<core::Bar>> parse_yahoo_csv(std::string_view text, const core::Symbol& symbol,
                                                const std::string& source) {
     std::vector<core::Bar> bars;
-    std::map<std::string, int> column;
+    bars.reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+    std::vector<std::string_view> fields;
     std::size_t line_no = 0;
     std::size_t pos = 0;
     int c_date = -1, c_open = -1, c_high = -1, c_low = -1, c_close = -1, c_adj = -1, c_volume = -1;
@@ -47,7 +48,7 @@ Result<std::vector<core::Bar>> parse_yahoo_csv(std::string_view text, const core
         pos = nl == std::string_view::npos ? text.size() : nl + 1;
         ++line_no;
         if (line.empty()) continue;
-        const auto fields = split_fields(line);
+        split_fields(line, fields);
         if (header_fields == 0) {
             // Header: find the columns by name.
             for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -129,9 +130,13 @@ Result<std::vector<core::Bar>> parse_yahoo_csv(std::string_view text, const core
 Result<std::vector<core::Bar>> read_yahoo_csv(const std::filesystem::path& file, const core::Symbol& symbol) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return BrokerError{BrokerError::Kind::bad_data, file.string() + ": cannot open the price file for " + symbol};
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    return parse_yahoo_csv(buf.str(), symbol, file.string());
+    std::string text;
+    std::error_code ec;
+    if (const auto size = std::filesystem::file_size(file, ec); !ec) text.reserve(static_cast<std::size_t>(size));
+    static thread_local char chunk[1 << 16];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (in.bad()) return BrokerError{BrokerError::Kind::bad_data, file.string() + ": cannot read the price file for " + symbol};
+    return parse_yahoo_csv(text, symbol, file.string());
 }
 
 }  // namespace ballast::broker
