@@ -134,3 +134,36 @@ TEST_CASE("Decimal fast arithmetic agrees with 128-bit arithmetic everywhere", "
     CHECK(Decimal::from_raw(-4).to_string_fixed(9) == "-0.000000004");
     CHECK(Decimal::from_raw(-4).to_string_fixed(2) == "0.00");
 }
+
+TEST_CASE("Decimal::from_double rounds half away from zero like std::round, at every precision", "[core][decimal]") {
+    std::uint64_t x = 0x2545F4914F6CDD1Dull;
+    std::vector<double> values = {0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, 55.42499923706055,
+                                  123.45675, 1e-12, -1e-12, 9.2e9, -9.2e9, 4503599627370495.5};
+    for (int i = 0; i < 20000; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const double unit = static_cast<double>(x >> 11) / 9007199254740992.0;  // [0, 1)
+        const double scale = std::pow(10.0, static_cast<int>(x % 16) - 6);
+        values.push_back(((x >> 3) & 1 ? -1 : 1) * unit * scale);
+        values.push_back(std::round(unit * 1e6) / 1e4 + 0.00005);  // exact ties at 4 digits
+    }
+    for (const double v : values) {
+        for (int digits = 0; digits <= Decimal::kScaleDigits; ++digits) {
+            INFO(v << " to " << digits << " digits");
+            const double scaled = v * std::pow(10.0, digits);
+            const auto got = Decimal::from_double(v, digits);
+            const double limit = 9.0e18 / std::pow(10.0, Decimal::kScaleDigits - digits);
+            if (std::fabs(scaled) > limit) {
+                CHECK_FALSE(got.has_value());
+                continue;
+            }
+            REQUIRE(got.has_value());
+            const auto units = static_cast<std::int64_t>(std::round(scaled));
+            CHECK(got->raw() == units * static_cast<std::int64_t>(std::pow(10.0, Decimal::kScaleDigits - digits) + 0.5));
+        }
+    }
+    CHECK_FALSE(Decimal::from_double(std::numeric_limits<double>::infinity(), 2).has_value());
+    CHECK_FALSE(Decimal::from_double(-std::numeric_limits<double>::infinity(), 2).has_value());
+    CHECK_FALSE(Decimal::from_double(1e300, 0).has_value());
+}
