@@ -36,7 +36,7 @@ std::string take_closes(const StrategyInput& in, const Symbol& symbol, std::size
     if (all.size() < need)
         return "not enough history for " + symbol + ": " + std::to_string(all.size()) + " closes through " +
                in.session.to_string() + ", need " + std::to_string(need);
-    out = std::span<const double>(all).last(need);  // a view: the input outlives the evaluation
+    out = all.last(need);  // a view: the input outlives the evaluation
     // One branch-free pass over the window; the first offender is looked for only on failure.
     bool all_valid = true;
     for (const double c : out) all_valid &= valid_price(c);

@@ -2,6 +2,7 @@
 // Strategies turn price history into signals in [-1, 1] and target weights. Pure.
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -10,9 +11,11 @@
 namespace ballast::core {
 
 // What a strategy sees for one session: each symbol's valuation closes up to and
-// including the session (ascending; the last element is the session's close).
+// including the session (ascending; the last element is the session's close). Views:
+// the caller keeps the closes alive and unchanged during the evaluation (the jobs point
+// into their series; no window is copied).
 struct StrategyInput {
-    using Closes = std::map<Symbol, std::vector<double>>;
+    using Closes = std::map<Symbol, std::span<const double>>;
     Date session;
     Closes closes;
 };

@@ -290,16 +290,13 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
 }
 
 std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_run_id) {
-    // The input of the last evaluation is refilled in place (its windows keep their memory).
-    core::StrategyInput& input = strategy_input_;
+    core::StrategyInput input;
     input.session = session;
     const auto lookback = static_cast<int>(strategy_.lookback());
     const core::Date through = data_date(session);
     // Enough calendar days to hold `lookback` sessions, holidays included.
     const core::Date from = core::history_start(through, static_cast<std::size_t>(lookback));
-    auto slot = input.closes.begin();  // both ascending by symbol
     for (const auto& sym : universe_) {
-        while (slot != input.closes.end() && slot->first < sym) slot = input.closes.erase(slot);
         const Series& s = series(sym);
         // Usually the series ends at `through`; the window's start is then among its last
         // (through - from + 1) dates, one per calendar day at most.
@@ -308,17 +305,12 @@ std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_ru
                               : std::upper_bound(s.dates.begin(), s.dates.end(), through);
         const auto span = std::max<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(through - from) + 1, 0);
         const auto first = std::lower_bound(last - std::min(span, last - s.dates.begin()), last, from);
-        const bool has_close = first != last && *std::prev(last) == through;  // else the strategy sees none
-        const bool in_input = slot != input.closes.end() && slot->first == sym;
-        if (!has_close) {
-            if (in_input) slot = input.closes.erase(slot);
-            continue;
-        }
-        if (!in_input) slot = input.closes.emplace_hint(slot, sym, std::vector<double>{});
-        slot->second.assign(s.closes.begin() + (first - s.dates.begin()), s.closes.begin() + (last - s.dates.begin()));
-        ++slot;
+        if (first == last || *std::prev(last) != through) continue;  // no close: the strategy sees none
+        // A view into the series: nothing changes it during the evaluation.
+        input.closes.emplace_hint(input.closes.end(), sym,
+                                  std::span<const double>(s.closes).subspan(static_cast<std::size_t>(first - s.dates.begin()),
+                                                                            static_cast<std::size_t>(last - first)));
     }
-    input.closes.erase(slot, input.closes.end());
     auto out = strategy_.evaluate(input);
     const std::string problem = out.problem.empty() ? "" : "strategy " + strategy_.name() + ": " + out.problem;
     if (dry_run_) {
@@ -359,11 +351,11 @@ std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const co
 }
 
 ChainJobs::Series& ChainJobs::series(const core::Symbol& symbol) {
-    if (series_cursor_ < series_.size() && core::same_symbol(series_[series_cursor_].symbol, symbol))
-        return series_[series_cursor_++];
+    if (series_cursor_ < series_order_.size() && core::same_symbol(series_order_[series_cursor_]->symbol, symbol))
+        return *series_order_[series_cursor_++];
     if (const auto it = series_index_.find(symbol); it != series_index_.end()) {
         series_cursor_ = it->second + 1;
-        return series_[it->second];
+        return *series_order_[it->second];
     }
     // First use: everything the journal holds for the symbol.
     Series s;
@@ -375,6 +367,7 @@ ChainJobs::Series& ChainJobs::series(const core::Symbol& symbol) {
     }
     series_index_.emplace(symbol, series_.size());
     series_.push_back(std::move(s));
+    series_order_.push_back(&series_.back());
     series_cursor_ = series_.size();
     return series_.back();
 }

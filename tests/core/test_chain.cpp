@@ -54,7 +54,8 @@ TEST_CASE("fixed weights need a close for every symbol", "[core][strategy]") {
     FixedWeights s("60/40", {{"SPY", d("0.6")}, {"IEF", d("0.4")}});
     StrategyInput in;
     in.session = Date::parse("2024-01-02").value();
-    in.closes = {{"SPY", {470.0}}, {"IEF", {95.0}}};
+    const std::vector<double> spy{470.0}, ief{95.0};
+    in.closes = {{"SPY", spy}, {"IEF", ief}};
     auto out = s.evaluate(in);
     CHECK(out.problem.empty());
     CHECK(out.targets.at("SPY") == d("0.6"));

@@ -12,7 +12,18 @@ namespace {
 Decimal d(const char* s) { return Decimal::parse(s).value(); }
 Date day(const char* s) { return Date::parse(s).value(); }
 
-StrategyInput input(std::map<Symbol, std::vector<double>> closes) { return {day("2024-06-03"), std::move(closes)}; }
+// A strategy input over closes it owns (StrategyInput only views them).
+struct Input {
+    explicit Input(std::map<Symbol, std::vector<double>> c) : closes(std::move(c)) {
+        view.session = day("2024-06-03");
+        for (const auto& [s, v] : closes) view.closes.emplace(s, v);
+    }
+    Input(const Input&) = delete;  // the views point into this object's vectors
+    operator const StrategyInput&() const { return view; }
+    std::map<Symbol, std::vector<double>> closes;
+    StrategyInput view;
+};
+Input input(std::map<Symbol, std::vector<double>> closes) { return Input(std::move(closes)); }
 
 Decimal sum_of(const Weights& w) {
     Decimal s;
