@@ -232,6 +232,7 @@ Result<bool> SimBroker::load_state() {
             auto commission = decimal(o.at("commission"), "commission");
             auto date = core::Date::parse(o.at("submitted_date").get<std::string>());
             if (!qty || !filled || !commission || !date) return bad("orders[" + idx + "]", "decimal strings and a date");
+            if (!qty->is_positive()) return bad("orders[" + idx + "].qty", "a positive decimal string");
             order.request.qty = *qty;
             order.submitted_date = *date;
             order.submitted_minutes = o.at("submitted_minutes").get<int>();
@@ -329,7 +330,7 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
     const auto position = positions_.find(symbol);  // the one look-up of the symbol's holding
     const Decimal held = position != positions_.end() ? position->second : Decimal{};
     if (!buy) {
-        if (qty > held) {
+        if (qty > held || position == positions_.end()) {  // (a zero quantity never gets here: refused on entry)
             u.status = "rejected";
             u.reason = "insufficient qty available for order (requested: " + qty.to_string() +
                        ", available: " + held.to_string() + ")";
@@ -370,7 +371,7 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
         else positions_.emplace(symbol, qty);
     } else {
         cash_ += notional - commission;
-        position->second -= qty;  // held: qty <= held and qty > 0
+        position->second -= qty;  // held: checked above
         if (position->second.is_zero()) {
             positions_.erase(position);
             entry_.erase(symbol);
@@ -426,8 +427,7 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
         co_return BrokerError{BrokerError::Kind::rejected, "client_order_id must be unique: " + request.client_order_id};
     if (!request.qty.is_positive())
         co_return BrokerError{BrokerError::Kind::rejected, "qty must be positive, got " + request.qty.to_string()};
-    const auto& now = this->now();
-    const auto& ny = now.ny;
+    const core::NyLocal ny = now().ny;  // a copy: fill() may read the clock again
     SimOrder order;
     order.request = request;
     order.submitted_date = ny.date;
@@ -438,7 +438,7 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     order.update.qty = request.qty;
     order.update.broker_order_id = "sim-" + std::to_string(orders_.size() + 1);
     order.update.status = "accepted";
-    order.update.updated_at = now.utc_text;
+    order.update.updated_at = now().utc_text;
     if (config_.fill == core::FillModel::close) {
         // The latest bar on or before today.
         const core::Bar* bar = market_->bar(request.symbol, ny.date);

@@ -116,19 +116,12 @@ StrategyOutput TrendFollowing::evaluate(const StrategyInput& input) const {
             out.problem = p;
             return out;
         }
-        // The SMA of the window: summed in long double, exact for a flat window of up to
-        // 2^11 closes (a flat history is exactly at its average). Four partial sums, exact
-        // too, keep the adds from waiting on one another.
-        long double s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // named, so that they stay in registers
-        std::size_t i = 0;
-        for (; i + 4 <= closes.size(); i += 4) {
-            s0 += closes[i];
-            s1 += closes[i + 1];
-            s2 += closes[i + 2];
-            s3 += closes[i + 3];
-        }
-        for (; i < closes.size(); ++i) s0 += closes[i];
-        const long double sum = (s0 + s1) + (s2 + s3);
+        // The SMA of the window: summed in long double, in order, exact for a flat window of
+        // up to 2^11 closes (a flat history is exactly at its average). The order is part of
+        // the result: partial sums would round differently on a wide-ranging window and can
+        // flip a close that sits on its average.
+        long double sum = 0;
+        for (const double c : closes) sum += c;
         const std::optional<double> mean = static_cast<double>(sum / static_cast<long double>(closes.size()));
         if (!std::isfinite(*mean)) {
             out.signals.clear();

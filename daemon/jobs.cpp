@@ -217,6 +217,8 @@ awaitable<JobResult> ChainJobs::data_update(core::Date session) {
         }
         first_bar = end_bar;
     }
+    // Bars of symbols not asked for (a venue's extra) are journaled at full detail but not
+    // kept in memory: a series is read from the journal when first wanted.
     if (detail_ == JournalDetail::full) storage::BarRepository(journal_).upsert(bars, "market-data");
     for (const auto& f : fetched_by_series)
         for (std::size_t i = f.begin; i < f.end; ++i) remember(*f.series, bars[i]);

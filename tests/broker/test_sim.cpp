@@ -269,3 +269,23 @@ TEST_CASE("sim market's latest bars: on the date, else the latest within the win
     CHECK(latest({"AAA", "AAA"}, "2024-01-03", 0) == std::vector<double>{11, 11});
     CHECK(latest({}, "2024-01-03", 10).empty());
 }
+
+TEST_CASE("sim state file with a non-positive order quantity is refused, naming the order", "[broker][sim]") {
+    auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20)}}});
+    const core::Timestamp now = core::ny_to_utc(day("2024-01-03"), core::TimeOfDay{17 * 60});
+    const auto file = std::filesystem::temp_directory_path() / ("ballast-sim-qty-" + std::to_string(::getpid()) + ".json");
+    broker::SimBrokerConfig cfg;
+    cfg.state_file = file;
+    for (const char* qty : {"0", "-5"}) {
+        std::ofstream(file) << R"({"version": 1, "cash": "100", "positions": {}, "orders": [{"client_order_id": "x",)"
+                            << R"( "symbol": "AAA", "side": "sell", "qty": ")" << qty
+                            << R"(", "filled_qty": "0", "commission": "0", "submitted_date": "2024-01-02",)"
+                            << R"( "submitted_minutes": 600, "id": "sim-1", "status": "accepted"}]})";
+        broker::SimBroker b(market, cfg, [&] { return now; });
+        const auto r = b.load_state();
+        INFO(qty);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("orders[0].qty") != std::string::npos);
+    }
+    std::filesystem::remove(file);
+}

@@ -2,7 +2,9 @@
 // journal and sim broker, with a wrapper that rejects or loses submits.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
+#include <random>
 
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -63,6 +65,55 @@ private:
     broker::BrokerError::Kind kind_;
 };
 
+// Market data that answers what the sim market has, rearranged by `shape` (a venue's
+// own order, a session missing, and so on).
+class ShapedMarket final : public broker::MarketData {
+public:
+    ShapedMarket(broker::MarketData& inner, std::function<void(std::vector<core::Bar>&)> shape)
+        : inner_(inner), shape_(std::move(shape)) {}
+    awaitable<broker::Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols, Date from,
+                                                                 Date to) override {
+        auto bars = co_await inner_.daily_bars(symbols, from, to);
+        if (!bars) co_return bars;
+        std::vector<core::Bar> shaped = std::move(bars).value();
+        shape_(shaped);
+        co_return shaped;
+    }
+
+private:
+    broker::MarketData& inner_;
+    std::function<void(std::vector<core::Bar>&)> shape_;
+};
+
+// The sim broker with its positions listed backwards (a venue need not sort them).
+class ReversedBroker final : public broker::Broker {
+public:
+    explicit ReversedBroker(broker::Broker& inner) : inner_(inner) {}
+    awaitable<broker::Result<core::AccountState>> account() override {
+        auto a = co_await inner_.account();
+        if (!a) co_return a;
+        core::AccountState reversed = std::move(a).value();
+        std::reverse(reversed.positions.begin(), reversed.positions.end());
+        co_return reversed;
+    }
+    awaitable<broker::Result<broker::OrderUpdate>> submit(const broker::OrderRequest& order) override {
+        co_return co_await inner_.submit(order);
+    }
+    awaitable<broker::Result<broker::OrderUpdate>> order_by_client_id(const std::string& id) override {
+        co_return co_await inner_.order_by_client_id(id);
+    }
+    awaitable<broker::Result<broker::OrderUpdate>> cancel(const std::string& id) override {
+        co_return co_await inner_.cancel(id);
+    }
+    awaitable<broker::Result<bool>> fills_now() override { co_return co_await inner_.fills_now(); }
+    awaitable<broker::Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) override {
+        co_return co_await inner_.latest_prices(symbols);
+    }
+
+private:
+    broker::Broker& inner_;
+};
+
 struct Fixture {
     test::TempDir dir;
     std::unique_ptr<storage::Journal> journal = storage::Journal::open(dir / "j.db");
@@ -93,8 +144,10 @@ struct Fixture {
         REQUIRE(sim->load_state().value());
     }
 
+    broker::MarketData* data = nullptr;  // the market data, when not `market` itself
+
     daemon::SessionOutcome run(broker::Broker& b, Date session) {
-        daemon::ChainJobs jobs(config, *journal, b, *market, strategy, clock, false, log);
+        daemon::ChainJobs jobs(config, *journal, b, data ? *data : *market, strategy, clock, false, log);
         const auto run_id = storage::RunRepository(*journal).start_run("test", "sim", "", "x");
         daemon::Scheduler scheduler(clock, jobs, *journal, config.schedule, run_id, false, log);
         daemon::SessionOutcome out;
@@ -283,4 +336,81 @@ TEST_CASE("a gap after known bars holds the chain and names every missing day", 
                                              {"BBB", {bar("BBB", "2024-01-02", 50)}}});
     CHECK(g.run(*g.sim, day("2024-01-02")).failure ==
           "data-update failed: duplicate bar AAA 2024-01-02 from market data; holding");
+}
+
+TEST_CASE("a data update takes bars in any order and several sessions at once, as the usual fetch",
+          "[daemon][jobs][data]") {
+    // The same three sessions read three ways: as the sim market answers (one bar per symbol
+    // and session, in order), shuffled by the venue, and with 2024-01-03 missed and then
+    // caught up with 2024-01-04. Each journals the same bars and trades the same orders.
+    const auto orders_of = [](Fixture& f) {
+        SQLite::Database db((f.dir / "j.db").string(), SQLite::OPEN_READONLY);
+        SQLite::Statement st(db, "SELECT session_date || ' ' || symbol || ' ' || side || ' ' || qty || ' ' || status"
+                                 " FROM orders ORDER BY id");
+        std::vector<std::string> out;
+        while (st.executeStep()) out.push_back(st.getColumn(0).getString());
+        return out;
+    };
+    Fixture plain;
+    for (const char* s : {"2024-01-02", "2024-01-03", "2024-01-04"}) REQUIRE(plain.run(*plain.sim, day(s)).failure.empty());
+    REQUIRE_FALSE(orders_of(plain).empty());
+
+    Fixture shuffled;
+    std::mt19937 rng(3);
+    ShapedMarket venue(*shuffled.market, [&](std::vector<core::Bar>& bars) { std::shuffle(bars.begin(), bars.end(), rng); });
+    shuffled.data = &venue;
+    for (const char* s : {"2024-01-02", "2024-01-03", "2024-01-04"})
+        REQUIRE(shuffled.run(*shuffled.sim, day(s)).failure.empty());
+    CHECK(orders_of(shuffled) == orders_of(plain));
+    CHECK(shuffled.rows("SELECT count(*) FROM bars") == plain.rows("SELECT count(*) FROM bars"));
+
+    Fixture late;
+    bool lost = true;  // 2024-01-03's bars do not arrive on that session
+    ShapedMarket flaky(*late.market, [&](std::vector<core::Bar>& bars) {
+        if (lost) std::erase_if(bars, [](const core::Bar& b) { return b.date == day("2024-01-03"); });
+    });
+    late.data = &flaky;
+    REQUIRE(late.run(*late.sim, day("2024-01-02")).failure.empty());
+    CHECK(late.run(*late.sim, day("2024-01-03")).failure.find("no bar for AAA on 2024-01-03") != std::string::npos);
+    lost = false;
+    REQUIRE(late.run(*late.sim, day("2024-01-04")).failure.empty());
+    CHECK(late.rows("SELECT count(*) FROM bars") == 6);
+    CHECK(late.rows("SELECT count(*) FROM job_runs WHERE job = 'data-update' AND session_date = '2024-01-04'"
+                    " AND detail = 'stored 4 bars for 2 symbols through 2024-01-04'") == 1);
+}
+
+TEST_CASE("a holding outside the strategy, and positions a venue lists unsorted, are fetched, valued and sold",
+          "[daemon][jobs][data]") {
+    const auto run_with = [](bool reversed) {
+        Fixture f;
+        f.market = broker::SimMarket::from_bars(
+            {{"AAA", {bar("AAA", "2024-01-02", 100)}}, {"BBB", {bar("BBB", "2024-01-02", 50)}},
+             {"CCC", {bar("CCC", "2024-01-02", 20)}}, {"ZZZ", {bar("ZZZ", "2024-01-02", 10)}}});
+        test::write_file(f.dir / "sim.json",
+                         R"({"version": 1, "cash": "0", "positions": {"AAA": "10", "CCC": "50", "ZZZ": "100"}, "orders": []})");
+        broker::SimBrokerConfig c;
+        c.fill = core::FillModel::close;
+        c.slippage_bps = 0;
+        c.price_field = core::PriceField::close;
+        c.state_file = f.dir / "sim.json";
+        f.sim = std::make_unique<broker::SimBroker>(f.market, c, [&f] { return f.clock.now(); });
+        REQUIRE(f.sim->load_state().value());
+        ReversedBroker backwards(*f.sim);
+        const auto out = reversed ? f.run(backwards, day("2024-01-02")) : f.run(*f.sim, day("2024-01-02"));
+        INFO(out.failure);
+        CHECK(out.failure.empty());
+        CHECK(f.rows("SELECT count(*) FROM job_runs WHERE detail = 'stored 4 bars for 4 symbols through 2024-01-02'") == 1);
+        CHECK(f.rows("SELECT count(*) FROM orders WHERE side = 'sell' AND status = 'filled' AND symbol IN ('CCC', 'ZZZ')"
+                     " AND reason LIKE 'not in the targets: sell all%'") == 2);
+        // Equity 10 x 100 + 50 x 20 + 100 x 10 = 3,000, half in each target.
+        CHECK(f.rows("SELECT count(*) FROM equity_snapshots WHERE equity = '3000'") == 1);
+        SQLite::Database db((f.dir / "j.db").string(), SQLite::OPEN_READONLY);
+        SQLite::Statement st(db, "SELECT group_concat(symbol || ':' || side || ':' || qty, ' ') FROM"
+                                 " (SELECT symbol, side, qty FROM orders ORDER BY id)");
+        REQUIRE(st.executeStep());
+        return st.getColumn(0).getString();
+    };
+    const auto sorted = run_with(false);
+    CHECK(sorted == "CCC:sell:50 ZZZ:sell:100 AAA:buy:5 BBB:buy:30");
+    CHECK(run_with(true) == sorted);
 }
