@@ -474,22 +474,25 @@ void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session,
                                     const std::map<core::Symbol, double>& signals) {
     if (j_.memory()) return;  // not kept
     guarded(j_, "cannot store signals", [&] {
+        static const detail::RowsInsert insert("INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
+                                               " VALUES ",
+                                               "(?1, ?2, ?3, #, #)",
+                                               // A job resumed after a crash writes its rows again.
+                                               " ON CONFLICT (session_date, strategy, symbol) DO UPDATE SET"
+                                               " job_run_id = excluded.job_run_id, value = excluded.value");
         WriteScope scope(j_);
-        detail::CachedStatement st(j_,
-                             "INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
-                             " VALUES (?, ?, ?, ?, ?)"
-                             // A job resumed after a crash writes its rows again.
-                             " ON CONFLICT (session_date, strategy, symbol) DO UPDATE SET"
-                             " job_run_id = excluded.job_run_id, value = excluded.value");
-        st.bind(1, job_run_id);
-        st.bind(2, session.to_string());
-        st.bind(3, strategy);
-        for (const auto& [symbol, value] : signals) {
-            st.bind(4, symbol);
-            st.bind(5, value);
-            st.exec();
-            st.reset();
-        }
+        const std::string date = session.to_string();
+        detail::insert_rows(
+            j_, insert, signals,
+            [&](auto& st) {
+                st.bind(1, job_run_id);
+                st.bindNoCopy(2, date);
+                st.bindNoCopy(3, strategy);
+            },
+            [](auto& st, int at, const auto& signal) {
+                st.bindNoCopy(at, signal.first);
+                st.bind(at + 1, signal.second);
+            });
         scope.commit();
     });
 }
@@ -503,30 +506,28 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
         return;
     }
     guarded(j_, "cannot store targets", [&] {
+        static const detail::RowsInsert insert("INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
+                                               " VALUES ",
+                                               "(?1, ?2, ?3, #, #)",
+                                               // A job resumed after a crash writes its rows again (the key
+                                               // is the only unique constraint: no row can be refused as a
+                                               // duplicate).
+                                               " ON CONFLICT (session_date, symbol) DO UPDATE SET"
+                                               " job_run_id = excluded.job_run_id, strategy = excluded.strategy,"
+                                               " weight = excluded.weight");
         WriteScope scope(j_);
-        detail::CachedStatement st(j_,
-                             "INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
-                             " VALUES (?, ?, ?, ?, ?)"
-                             // A job resumed after a crash writes its rows again.
-                             " ON CONFLICT (session_date, symbol) DO UPDATE SET job_run_id = excluded.job_run_id,"
-                             " strategy = excluded.strategy, weight = excluded.weight");
-        st.bind(1, job_run_id);
-        st.bind(2, session.to_string());
-        st.bind(3, strategy);
-        for (const auto& [symbol, weight] : targets) {
-            st.bind(4, symbol);
-            st.bind(5, weight.to_string());
-            try {
-                st.exec();
-            } catch (const SQLite::Exception& e) {
-                if (is_unique_violation(e)) {
-                    throw constraint_error(j_, "a target for " + symbol + " on session " + session.to_string() +
-                                                   " is already recorded");
-                }
-                throw;
-            }
-            st.reset();
-        }
+        const std::string date = session.to_string();
+        detail::insert_rows(
+            j_, insert, targets,
+            [&](auto& st) {
+                st.bind(1, job_run_id);
+                st.bindNoCopy(2, date);
+                st.bindNoCopy(3, strategy);
+            },
+            [](auto& st, int at, const auto& target) {
+                st.bindNoCopy(at, target.first);
+                st.bind(at + 1, target.second.to_string());
+            });
         scope.commit();
     });
 }
@@ -757,22 +758,23 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
         std::optional<core::Decimal> avg = detail::optional_decimal_at(at, current, 1, "filled_avg_price");
         current.reset();
 
-        detail::CachedStatement insert(j_,
-                                 "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''))");
-        for (const auto& [event, status] : events) {
+        for (const auto& [event, status] : events)
             if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
                 throw constraint_error(j_, overflow + " of order " + at.row + " overflows");
-            insert.bind(1, order_id);
-            insert.bind(2, event.at);
-            insert.bind(3, event.event);
-            bind_optional_decimal(insert, 4, event.qty);
-            bind_optional_decimal(insert, 5, event.price);
-            bind_optional_decimal(insert, 6, event.commission);
-            insert.bind(7, event.detail);
-            insert.exec();
-            insert.reset();
-        }
+
+        static const detail::RowsInsert insert(
+            "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail) VALUES ",
+            "(?1, #, #, #, #, #, NULLIF(#, ''))", "");
+        detail::insert_rows(
+            j_, insert, events, [&](auto& st) { st.bind(1, order_id); },
+            [](auto& st, int index, const StatusEvent& e) {
+                st.bindNoCopy(index, e.event.at);
+                st.bindNoCopy(index + 1, e.event.event);
+                bind_optional_decimal(st, index + 2, e.event.qty);
+                bind_optional_decimal(st, index + 3, e.event.price);
+                bind_optional_decimal(st, index + 4, e.event.commission);
+                st.bindNoCopy(index + 5, e.event.detail);
+            });
 
         detail::CachedStatement update(j_,
                                  "UPDATE orders SET status = ?, updated_at = ?,"
@@ -871,19 +873,18 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
         insert.exec();
         const std::int64_t id = j_.db().getLastInsertRowid();
 
-        detail::CachedStatement position(j_,
-                                   "INSERT INTO position_snapshots (snapshot_id, symbol, qty, price, market_value,"
-                                   " weight) VALUES (?, ?, ?, ?, ?, ?)");
-        position.bind(1, id);
-        for (const PositionValue& p : snapshot.positions) {
-            position.bind(2, p.symbol);
-            position.bind(3, p.qty.to_string());
-            position.bind(4, p.price.to_string());
-            position.bind(5, p.market_value.to_string());
-            position.bind(6, p.weight);
-            position.exec();
-            position.reset();
-        }
+        static const detail::RowsInsert positions(
+            "INSERT INTO position_snapshots (snapshot_id, symbol, qty, price, market_value, weight) VALUES ",
+            "(?1, #, #, #, #, #)", "");
+        detail::insert_rows(
+            j_, positions, snapshot.positions, [&](auto& st) { st.bind(1, id); },
+            [](auto& st, int at, const PositionValue& p) {
+                st.bindNoCopy(at, p.symbol);
+                st.bind(at + 1, p.qty.to_string());
+                st.bind(at + 2, p.price.to_string());
+                st.bind(at + 3, p.market_value.to_string());
+                st.bind(at + 4, p.weight);
+            });
         scope.commit();
     });
 }

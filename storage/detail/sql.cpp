@@ -53,6 +53,27 @@ void StatementCache::run(std::string_view sql) {
     give_back(sql, std::move(st));
 }
 
+RowsInsert::RowsInsert(std::string_view head, std::string_view row, std::string_view tail) {
+    // The shared parameters are the highest ?N of the tuple; every '#' is a row's own.
+    for (std::size_t i = 0; i < row.size(); ++i) {
+        if (row[i] == '#') ++per_row_;
+        if (row[i] != '?') continue;
+        int n = 0;
+        while (i + 1 < row.size() && row[i + 1] >= '0' && row[i + 1] <= '9') n = n * 10 + (row[++i] - '0');
+        shared_ = std::max(shared_, n);
+    }
+    std::string sql(head);
+    for (std::size_t rows = 1; rows <= kMaxRows; ++rows) {
+        if (rows > 1) sql += ", ";
+        int next = first_index(rows - 1);
+        for (const char c : row) {
+            if (c == '#') sql += "?" + std::to_string(next++);
+            else sql += c;
+        }
+        sql_.push_back(sql + std::string(tail));
+    }
+}
+
 WriteScope::WriteScope(Journal& journal) : journal_(journal) {
     outer_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0;
     journal_.statements().run(outer_ ? "BEGIN IMMEDIATE" : "SAVEPOINT ballast_write");

@@ -5,7 +5,9 @@
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +88,45 @@ private:
     std::string sql_;
     std::unique_ptr<SQLite::Statement> st_;
 };
+
+// A multi-row INSERT: `head`, then `rows` copies of the row tuple separated by commas, then
+// `tail` (e.g. an ON CONFLICT clause), so that the rows of one repository call go to SQLite
+// in a few statements instead of one each. In the row tuple, ?1..?K are parameters shared
+// by every row (bound once per statement) and each '#' becomes a parameter of its own row.
+// The text for each size 1..kMaxRows is built once; the statements come from the journal's
+// StatementCache, one prepared statement per size used. 64 rows keep every statement far
+// below SQLite's 32766 bound parameters and its statement length limit.
+class RowsInsert {
+public:
+    static constexpr std::size_t kMaxRows = 64;
+    RowsInsert(std::string_view head, std::string_view row, std::string_view tail);
+    const std::string& sql(std::size_t rows) const { return sql_[rows - 1]; }
+    // The index of the first own parameter of row `row` (0-based) of a statement.
+    int first_index(std::size_t row) const { return shared_ + static_cast<int>(row) * per_row_ + 1; }
+
+private:
+    int shared_ = 0;   // K
+    int per_row_ = 0;  // '#' in the row tuple
+    std::vector<std::string> sql_;
+};
+
+// Inserts every element of `rows` with `insert`, kMaxRows to a statement, in order (so new
+// rows take the rowids one INSERT per element would give them, and an upsert over a row
+// written earlier in the same call behaves as it would there). `bind_shared(statement)`
+// binds ?1..?K; `bind_row(statement, first_index, element)` binds one row's own parameters.
+template <class Range, class BindShared, class BindRow>
+void insert_rows(Journal& journal, const RowsInsert& insert, const Range& rows, BindShared&& bind_shared,
+                 BindRow&& bind_row) {
+    auto it = std::begin(rows);
+    for (std::size_t left = std::size(rows); left > 0;) {
+        const std::size_t n = std::min(left, RowsInsert::kMaxRows);
+        CachedStatement st(journal, insert.sql(n));
+        bind_shared(st);
+        for (std::size_t r = 0; r < n; ++r, ++it) bind_row(st, insert.first_index(r), *it);
+        st.exec();
+        left -= n;
+    }
+}
 
 // A write scope that nests: BEGIN IMMEDIATE when no transaction is open (so the write
 // lock is taken up front and the busy timeout applies), otherwise a SAVEPOINT inside
