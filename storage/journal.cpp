@@ -163,11 +163,29 @@ std::string Journal::integrity_check() {
     }
 }
 
+void Journal::abandon_transaction(const JournalError& failure) {
+    if (transactions_ == 0 || failed_write_) return;
+    failed_write_ = failure;
+    try {
+        statements().run("ROLLBACK");
+    } catch (const SQLite::Exception&) {
+        // SQLite rolled it back itself (e.g. after an I/O error); nothing left to undo.
+    }
+}
+
+JournalError Journal::refused(const std::string& what) const {
+    return JournalError(failed_write_ ? failed_write_->kind() : JournalError::Kind::io,
+                        "journal " + path_.string() + ": " + what +
+                            ": refused: an earlier write in this transaction failed and rolled it back (" +
+                            (failed_write_ ? failed_write_->what() : "?") + ")");
+}
+
 Transaction::Transaction(Journal& journal) : journal_(journal) {
     if (journal_.memory()) {
         done_ = true;  // nothing to commit or roll back
         return;
     }
+    if (journal_.failed_write_) throw journal_.refused("cannot begin a transaction");
     try {
         // Inside an enclosing transaction (a replay's batch), a savepoint.
         outer_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0;
@@ -175,10 +193,15 @@ Transaction::Transaction(Journal& journal) : journal_(journal) {
     } catch (const SQLite::Exception& e) {
         throw wrap(journal_.path(), "cannot begin a transaction", e);
     }
+    ++journal_.transactions_;
 }
 
 Transaction::~Transaction() {
-    if (done_) return;
+    if (journal_.memory()) return;
+    // An abandoned transaction was rolled back when its write failed.
+    const bool abandoned = journal_.failed_write_.has_value();
+    if (--journal_.transactions_ == 0) journal_.failed_write_.reset();
+    if (done_ || abandoned) return;
     try {
         if (outer_) {
             journal_.statements().run("ROLLBACK");
@@ -193,6 +216,7 @@ Transaction::~Transaction() {
 
 void Transaction::commit() {
     if (journal_.memory()) return;
+    if (journal_.failed_write_) throw journal_.refused("cannot commit");
     try {
         journal_.statements().run(outer_ ? "COMMIT" : "RELEASE ballast_tx");
         done_ = true;

@@ -13,6 +13,7 @@
 namespace ballast::storage {
 
 using detail::guarded;
+using detail::guarded_write;
 using detail::RowRef;
 using detail::WriteScope;
 
@@ -43,7 +44,7 @@ bool is_terminal_order_status(const std::string& s) {
 
 void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string& source) {
     if (j_.memory()) return;  // a transient journal keeps no bars
-    guarded(j_, "cannot store bars", [&] {
+    guarded_write(j_, "cannot store bars", [&] {
         WriteScope scope(j_);
         detail::CachedStatement st(j_,
                              "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume, source)"
@@ -193,7 +194,7 @@ std::int64_t memory_job(Journal& j, std::int64_t run_id, core::Date session, con
 std::int64_t RunRepository::start_run(const std::string& command, const std::string& mode,
                                       const std::string& config_path, const std::string& started_at) {
     if (auto* m = j_.memory()) return ++m->runs;
-    return guarded(j_, "cannot record the run", [&] {
+    return guarded_write(j_, "cannot record the run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO runs (command, mode, config_path, started_at, status)"
                              " VALUES (?, ?, ?, ?, 'running')");
@@ -211,7 +212,7 @@ void RunRepository::finish_run(std::int64_t run_id, const std::string& status, c
         if (run_id < 1 || run_id > m->runs) expect_one_change(j_, 0, "runs", run_id);
         return;
     }
-    guarded(j_, "cannot finish the run", [&] {
+    guarded_write(j_, "cannot finish the run", [&] {
         detail::CachedStatement st(j_, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
         st.bind(1, status);
         st.bind(2, finished_at);
@@ -264,7 +265,7 @@ std::optional<JobRun> RunRepository::find_job(core::Date session, const std::str
 std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, const std::string& job,
                                       const std::string& started_at, bool dry_run) {
     if (j_.memory()) return memory_job(j_, run_id, session, job, JobStatus::running, started_at, "", "", dry_run);
-    return guarded(j_, "cannot record the job run", [&] {
+    return guarded_write(j_, "cannot record the job run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, dry_run)"
                              " VALUES (?, ?, ?, 'running', ?, ?)");
@@ -295,7 +296,7 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
         r.detail = detail;
         return;
     }
-    guarded(j_, "cannot finish the job run", [&] {
+    guarded_write(j_, "cannot finish the job run", [&] {
         detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = ?, finished_at = ?, error = NULLIF(?, ''),"
                              " detail = NULLIF(?, '') WHERE id = ?");
@@ -311,7 +312,7 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
 std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
                                            const std::string& at, const std::string& reason, bool dry_run) {
     if (j_.memory()) return memory_job(j_, run_id, session, job, JobStatus::skipped, at, at, reason, dry_run);
-    return guarded(j_, "cannot record the skipped job", [&] {
+    return guarded_write(j_, "cannot record the skipped job", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, finished_at, error, dry_run)"
                              " VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, NULLIF(?5, ''), ?6)");
@@ -343,7 +344,7 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
             }
         return n;
     }
-    return guarded(j_, "cannot fail orphaned job runs", [&] {
+    return guarded_write(j_, "cannot fail orphaned job runs", [&] {
         detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = 'failed', finished_at = ?, error = NULLIF(?, '')"
                              " WHERE status = 'running' AND (? IS NULL OR session_date < ?)");
@@ -473,7 +474,7 @@ std::optional<core::Date> RunRepository::latest_session() {
 void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const std::map<core::Symbol, double>& signals) {
     if (j_.memory()) return;  // not kept
-    guarded(j_, "cannot store signals", [&] {
+    guarded_write(j_, "cannot store signals", [&] {
         static const detail::RowsInsert insert("INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
                                                " VALUES ",
                                                "(?1, ?2, ?3, #, #)",
@@ -505,7 +506,7 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
         else for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
         return;
     }
-    guarded(j_, "cannot store targets", [&] {
+    guarded_write(j_, "cannot store targets", [&] {
         static const detail::RowsInsert insert("INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
                                                " VALUES ",
                                                "(?1, ?2, ?3, #, #)",
@@ -554,7 +555,7 @@ void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDec
         m->decisions[row.session] = row.rebalance;
         return;
     }
-    guarded(j_, "cannot store the rebalance decision", [&] {
+    guarded_write(j_, "cannot store the rebalance decision", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO rebalance_decisions"
                              " (job_run_id, session_date, rebalance, reason, max_drift, drift_symbol)"
@@ -672,7 +673,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         m->order_commission.emplace_back();
         return m->orders.back().id;
     }
-    return guarded(j_, "cannot record the order intent", [&] {
+    return guarded_write(j_, "cannot record the order intent", [&] {
         WriteScope scope(j_);
         detail::CachedStatement order(j_,
                                 "INSERT INTO orders (client_order_id, job_run_id, session_date, leg, symbol, side,"
@@ -746,7 +747,7 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
         if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
         return;
     }
-    guarded(j_, "cannot record the order event", [&] {
+    guarded_write(j_, "cannot record the order event", [&] {
         WriteScope scope(j_);
 
         // Current fill totals.
@@ -855,7 +856,7 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
         if (!m->latest_snapshot || m->latest_snapshot->session <= snapshot.session) m->latest_snapshot = snapshot;
         return;
     }
-    guarded(j_, "cannot store the equity snapshot", [&] {
+    guarded_write(j_, "cannot store the equity snapshot", [&] {
         WriteScope scope(j_);
         // One snapshot per session: drop the previous one (its positions cascade).
         detail::CachedStatement drop(j_, "DELETE FROM equity_snapshots WHERE session_date = ?");
@@ -944,7 +945,7 @@ void HealthRepository::record(const std::string& at, const std::string& componen
         ++m->health_counts[kind];
         return;
     }
-    guarded(j_, "cannot record the health event", [&] {
+    guarded_write(j_, "cannot record the health event", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO health_events (at, component, kind, detail) VALUES (?, ?, ?, NULLIF(?, ''))");
         st.bind(1, at);
@@ -975,7 +976,7 @@ void ControlRepository::set_halt(const std::string& reason, const std::string& a
         m->halt = Halt{reason, at, by};
         return;
     }
-    guarded(j_, "cannot set the halt", [&] {
+    guarded_write(j_, "cannot set the halt", [&] {
         WriteScope scope(j_);
         detail::CachedStatement flag(j_,
                                "INSERT INTO control_flags (name, value, reason, set_at, set_by)"
@@ -1001,7 +1002,7 @@ void ControlRepository::clear_halt(const std::string& at, const std::string& by)
         m->halt.reset();
         return;
     }
-    guarded(j_, "cannot clear the halt", [&] {
+    guarded_write(j_, "cannot clear the halt", [&] {
         WriteScope scope(j_);
         j_.db().exec("DELETE FROM control_flags WHERE name = 'halt'");
         detail::CachedStatement history(j_,

@@ -74,16 +74,24 @@ RowsInsert::RowsInsert(std::string_view head, std::string_view row, std::string_
     }
 }
 
+void check_writable(Journal& j, const char* what) {
+    if (!j.failed_write() && j.in_transaction() && sqlite3_get_autocommit(j.db().getHandle()) != 0)
+        j.abandon_transaction(JournalError(JournalError::Kind::io, "journal " + j.path().string() +
+                                                                       ": the transaction was rolled back by SQLite"));
+    if (j.failed_write()) throw j.refused(what);
+}
+
 WriteScope::WriteScope(Journal& journal) : journal_(journal) {
-    outer_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0;
-    journal_.statements().run(outer_ ? "BEGIN IMMEDIATE" : "SAVEPOINT ballast_write");
+    if (journal_.in_transaction()) return;  // Kind::none
+    kind_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0 ? Kind::transaction : Kind::savepoint;
+    journal_.statements().run(kind_ == Kind::transaction ? "BEGIN IMMEDIATE" : "SAVEPOINT ballast_write");
 }
 
 WriteScope::~WriteScope() {
-    if (done_) return;
+    if (done_ || kind_ == Kind::none) return;
     // Best effort: SQLite may already have rolled the transaction back on its own.
     try {
-        if (outer_) {
+        if (kind_ == Kind::transaction) {
             journal_.statements().run("ROLLBACK");
         } else {
             journal_.statements().run("ROLLBACK TO ballast_write");
@@ -94,7 +102,7 @@ WriteScope::~WriteScope() {
 }
 
 void WriteScope::commit() {
-    journal_.statements().run(outer_ ? "COMMIT" : "RELEASE ballast_write");
+    if (kind_ != Kind::none) journal_.statements().run(kind_ == Kind::transaction ? "COMMIT" : "RELEASE ballast_write");
     done_ = true;
 }
 

@@ -28,12 +28,40 @@ JournalError::Kind kind_of(const SQLite::Exception& e);
 JournalError wrap(const std::filesystem::path& path, const std::string& what, const SQLite::Exception& e);
 
 // Runs `body`, turning SQLite::Exception into JournalError naming the journal and `what`.
+// Refused once a write inside the open Transaction failed (see Transaction).
 template <class F>
 auto guarded(Journal& j, const char* what, F&& body) -> decltype(body()) {
+    if (j.failed_write()) throw j.refused(what);
     try {
         return body();
     } catch (const SQLite::Exception& e) {
         throw wrap(j.path(), what, e);
+    }
+}
+
+// Throws when a write must not run: a write inside the open Transaction failed, or SQLite
+// rolled that transaction back on its own (an I/O error, a full disk), which would leave
+// the write to commit by itself (the transaction is then abandoned).
+void check_writable(Journal& j, const char* what);
+
+// guarded() for one repository write. Inside a Transaction, a write that throws anything
+// abandons it (Journal::abandon_transaction): it took no savepoint, so part of it may have
+// been done; see Transaction for the rule.
+template <class F>
+auto guarded_write(Journal& j, const char* what, F&& body) -> decltype(body()) {
+    check_writable(j, what);
+    if (!j.in_transaction()) return guarded(j, what, body);
+    try {
+        return guarded(j, what, body);
+    } catch (const JournalError& e) {
+        j.abandon_transaction(e);
+        throw;
+    } catch (const std::exception& e) {
+        j.abandon_transaction(JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what + ": " + e.what()));
+        throw;
+    } catch (...) {
+        j.abandon_transaction(JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what));
+        throw;
     }
 }
 
@@ -128,9 +156,11 @@ void insert_rows(Journal& journal, const RowsInsert& insert, const Range& rows, 
     }
 }
 
-// A write scope that nests: BEGIN IMMEDIATE when no transaction is open (so the write
-// lock is taken up front and the busy timeout applies), otherwise a SAVEPOINT inside
-// the caller's transaction. Rolls back unless commit() was called.
+// The scope of a write of several statements, all or nothing: BEGIN IMMEDIATE when no
+// transaction is open (so the write lock is taken up front and the busy timeout applies);
+// nothing inside a storage::Transaction, where a failed write abandons the whole
+// transaction instead (guarded_write); a SAVEPOINT inside a transaction opened otherwise.
+// Rolls back unless commit() was called.
 class WriteScope {
 public:
     explicit WriteScope(Journal& journal);
@@ -140,8 +170,9 @@ public:
     WriteScope& operator=(const WriteScope&) = delete;
 
 private:
+    enum class Kind { none, transaction, savepoint };
     Journal& journal_;
-    bool outer_ = false;
+    Kind kind_ = Kind::none;
     bool done_ = false;
 };
 
