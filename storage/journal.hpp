@@ -32,6 +32,7 @@ namespace ballast::storage {
 namespace detail {
 class StatementCache;
 struct MemoryStore;
+struct PendingOrders;
 }
 
 class JournalError : public std::runtime_error {
@@ -96,6 +97,8 @@ public:
     void abandon_transaction(const JournalError& failure);
     // What any use of the journal throws after that: names `what` and the first failure.
     JournalError refused(const std::string& what) const;
+    // Order rows a Transaction keeps back (see OrderRepository::record_intent); SQLite journals only.
+    detail::PendingOrders& pending_orders() { return *pending_orders_; }
 
 private:
     friend class Transaction;
@@ -106,6 +109,7 @@ private:
     std::unique_ptr<detail::MemoryStore> memory_;
     int transactions_ = 0;  // open Transactions (1 + savepoints inside it)
     std::optional<JournalError> failed_write_;
+    std::unique_ptr<detail::PendingOrders> pending_orders_;
 };
 
 // An exclusive, advisory lock on a journal for the life of a process that trades from it
@@ -154,6 +158,7 @@ public:
     Transaction& operator=(const Transaction&) = delete;
 
 private:
+    void end();  // this transaction (or savepoint) is over
     Journal& journal_;
     bool outer_ = true;
     bool done_ = false;
@@ -307,6 +312,13 @@ class OrderRepository {
 public:
     explicit OrderRepository(Journal& j) : j_(j) {}
     // Writes the order row (status "intent") and its "intent_recorded" event. Returns the row id.
+    // Inside a Transaction (a replay's batch, not durable before its commit anyway) the row is
+    // kept back with the answers that follow, so that it is written once with its latest
+    // state, together with the rows of the orders around it, before anything else uses the
+    // journal (a read, another write, a nested Transaction, the commit). Nothing of that
+    // shows in what is read or written; a duplicate client_order_id is still refused here,
+    // but a value the schema refuses (e.g. an unknown job run) is reported by the use of
+    // the journal that writes the row, which abandons the Transaction as any failed write.
     std::int64_t record_intent(const OrderIntent& intent);
     // Appends an event and updates the order's status (and broker id / fill totals) in one
     // transaction. `new_status` is the order status after the event.

@@ -641,6 +641,10 @@ std::vector<OrderRow> read_orders(const Journal& j, SQLite::Statement& st) {
     return out;
 }
 
+JournalError duplicate_order(const Journal& j, const std::string& client_order_id) {
+    return constraint_error(j, "an order with client_order_id '" + client_order_id + "' is already recorded");
+}
+
 void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional<core::Decimal>& value) {
     if (value) {
         st.bind(index, value->to_string());
@@ -655,7 +659,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
     if (auto* m = j_.memory()) {
         const std::size_t index = m->orders.size();
         if (!m->order_by_client_id.try_emplace(intent.client_order_id, index).second)
-            throw constraint_error(j_, "an order with client_order_id '" + intent.client_order_id + "' is already recorded");
+            throw duplicate_order(j_, intent.client_order_id);
         OrderRow o;
         o.id = static_cast<std::int64_t>(m->orders.size()) + 1;
         o.job_run_id = intent.job_run_id;
@@ -672,6 +676,36 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         m->orders.push_back(std::move(o));
         m->order_commission.emplace_back();
         return m->orders.back().id;
+    }
+    if (j_.in_transaction()) {
+        // Kept back (see the header): written with its answers before anything else uses the journal.
+        return guarded_write(
+            j_, "cannot record the order intent",
+            [&] {
+                auto& pending = j_.pending_orders();
+                detail::CachedStatement known(j_, "SELECT 1 FROM orders WHERE client_order_id = ?");
+                known.bindNoCopy(1, intent.client_order_id);
+                if (pending.client_order_ids.count(intent.client_order_id) || known.executeStep())
+                    throw duplicate_order(j_, intent.client_order_id);
+                std::int64_t id = 0;
+                if (pending.empty()) {
+                    // The id the row would take now: one more than the largest (orders are never deleted).
+                    detail::CachedStatement last(j_, "SELECT COALESCE(MAX(id), 0) FROM orders");
+                    last.executeStep();
+                    id = last.getColumn(0).getInt64() + 1;
+                } else {
+                    id = pending.orders.back().id + 1;
+                }
+                detail::PendingOrders::Order order;
+                order.id = id;
+                order.intent = intent;
+                order.updated_at = intent.at;
+                pending.orders.push_back(std::move(order));
+                pending.events.push_back({id, {"intent_recorded", intent.at, {}, {}, {}, intent.risk}});
+                pending.client_order_ids.insert(intent.client_order_id);
+                return id;
+            },
+            detail::Settle::no);
     }
     return guarded_write(j_, "cannot record the order intent", [&] {
         WriteScope scope(j_);
@@ -693,10 +727,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         try {
             order.exec();
         } catch (const SQLite::Exception& e) {
-            if (is_unique_violation(e)) {
-                throw constraint_error(j_, "an order with client_order_id '" + intent.client_order_id +
-                                               "' is already recorded");
-            }
+            if (is_unique_violation(e)) throw duplicate_order(j_, intent.client_order_id);
             throw;
         }
         const std::int64_t id = j_.db().getLastInsertRowid();
@@ -745,6 +776,29 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
         if (is_terminal_order_status(o.status)) m->open.erase(index);
         else m->open.insert(index);
         if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
+        return;
+    }
+    if (j_.in_transaction() && j_.pending_orders().find(order_id)) {
+        // An order kept back: its row is written once, with the state this answer leaves.
+        guarded_write(
+            j_, "cannot record the order event",
+            [&] {
+                auto& pending = j_.pending_orders();
+                auto& order = *pending.find(order_id);
+                core::Decimal filled = order.filled;
+                std::optional<core::Decimal> avg = order.avg;
+                for (const auto& [event, status] : events)
+                    if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
+                        throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
+                for (const auto& e : events) pending.events.push_back({order_id, e.event});
+                order.status = events.back().new_status;
+                order.updated_at = events.back().event.at;
+                if (!broker_order_id.empty()) order.broker_order_id = broker_order_id;
+                order.answered = true;
+                order.filled = filled;
+                order.avg = avg;
+            },
+            detail::Settle::no);
         return;
     }
     guarded_write(j_, "cannot record the order event", [&] {
@@ -1024,6 +1078,56 @@ std::optional<Halt> ControlRepository::halt() {
 }
 
 namespace detail {
+
+void write_pending_orders(Journal& j) {
+    // Taken out first: written now, or gone with the transaction if this fails.
+    PendingOrders pending = std::move(j.pending_orders());
+    j.pending_orders().clear();
+    guarded_write(
+        j, "cannot record the orders kept back in this transaction",
+        [&] {
+            // The rows the intents and answers would have left, ids as handed out.
+            static const RowsInsert orders(
+                "INSERT INTO orders (id, client_order_id, broker_order_id, job_run_id, session_date, leg, symbol, side,"
+                " qty, ref_price, notional, reason, status, filled_qty, filled_avg_price, created_at, updated_at) VALUES ",
+                "(#, #, NULLIF(#, ''), #, #, #, #, #, #, #, #, #, #, #, #, #, #)", "");
+            insert_rows(j, orders, pending.orders, [](auto&) {},
+                        [](auto& st, int at, const PendingOrders::Order& o) {
+                            st.bind(at, o.id);
+                            st.bindNoCopy(at + 1, o.intent.client_order_id);
+                            st.bindNoCopy(at + 2, o.broker_order_id);
+                            st.bind(at + 3, o.intent.job_run_id);
+                            st.bind(at + 4, o.intent.session.to_string());
+                            st.bind(at + 5, o.intent.leg);
+                            st.bindNoCopy(at + 6, o.intent.symbol);
+                            st.bindNoCopy(at + 7, core::to_string(o.intent.side));
+                            st.bind(at + 8, o.intent.qty.to_string());
+                            st.bind(at + 9, o.intent.ref_price.to_string());
+                            st.bind(at + 10, o.intent.notional.to_string());
+                            st.bindNoCopy(at + 11, o.intent.reason);
+                            st.bindNoCopy(at + 12, o.status);
+                            st.bind(at + 13, o.answered ? o.filled.to_string() : std::string("0"));
+                            bind_optional_decimal(st, at + 14, o.answered ? o.avg : std::nullopt);
+                            st.bindNoCopy(at + 15, o.intent.at);
+                            st.bindNoCopy(at + 16, o.updated_at);
+                        });
+            // Their events, in the order they were recorded.
+            static const RowsInsert events(
+                "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail) VALUES ",
+                "(#, #, #, #, #, #, NULLIF(#, ''))", "");
+            insert_rows(j, events, pending.events, [](auto&) {},
+                        [](auto& st, int at, const PendingOrders::Event& e) {
+                            st.bind(at, e.order_id);
+                            st.bindNoCopy(at + 1, e.event.at);
+                            st.bindNoCopy(at + 2, e.event.event);
+                            bind_optional_decimal(st, at + 3, e.event.qty);
+                            bind_optional_decimal(st, at + 4, e.event.price);
+                            bind_optional_decimal(st, at + 5, e.event.commission);
+                            st.bindNoCopy(at + 6, e.event.detail);
+                        });
+        },
+        Settle::no);
+}
 
 std::string add_fill(core::Decimal& filled, std::optional<core::Decimal>& avg, const OrderEvent& event) {
     // A fill event adds its quantity; the average price is volume-weighted.

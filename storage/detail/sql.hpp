@@ -18,6 +18,7 @@
 
 #include "core/calendar.hpp"
 #include "core/decimal.hpp"
+#include "storage/detail/pending_orders.hpp"
 #include "storage/journal.hpp"
 
 namespace ballast::storage::detail {
@@ -27,11 +28,24 @@ JournalError::Kind kind_of(const SQLite::Exception& e);
 // "journal <path>: <what>: <sqlite message>".
 JournalError wrap(const std::filesystem::path& path, const std::string& what, const SQLite::Exception& e);
 
+// Writes the order rows a Transaction kept back (PendingOrders) and forgets them; a
+// failure abandons the Transaction. Defined with the other repositories.
+void write_pending_orders(Journal& j);
+// Before anything else uses the journal, the rows kept back are written.
+inline void settle(Journal& j) {
+    if (!j.memory() && !j.pending_orders().empty()) write_pending_orders(j);
+}
+
+// Whether a repository call writes the rows kept back first (all but the calls that may
+// keep rows back themselves: OrderRepository::record_intent and append_events).
+enum class Settle { first, no };
+
 // Runs `body`, turning SQLite::Exception into JournalError naming the journal and `what`.
 // Refused once a write inside the open Transaction failed (see Transaction).
 template <class F>
-auto guarded(Journal& j, const char* what, F&& body) -> decltype(body()) {
+auto guarded(Journal& j, const char* what, F&& body, Settle settle_first = Settle::first) -> decltype(body()) {
     if (j.failed_write()) throw j.refused(what);
+    if (settle_first == Settle::first) settle(j);
     try {
         return body();
     } catch (const SQLite::Exception& e) {
@@ -48,11 +62,11 @@ void check_writable(Journal& j, const char* what);
 // abandons it (Journal::abandon_transaction): it took no savepoint, so part of it may have
 // been done; see Transaction for the rule.
 template <class F>
-auto guarded_write(Journal& j, const char* what, F&& body) -> decltype(body()) {
+auto guarded_write(Journal& j, const char* what, F&& body, Settle settle_first = Settle::first) -> decltype(body()) {
     check_writable(j, what);
-    if (!j.in_transaction()) return guarded(j, what, body);
+    if (!j.in_transaction()) return guarded(j, what, body, settle_first);
     try {
-        return guarded(j, what, body);
+        return guarded(j, what, body, settle_first);
     } catch (const JournalError& e) {
         j.abandon_transaction(e);
         throw;
