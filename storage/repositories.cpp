@@ -490,7 +490,7 @@ void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session,
                 st.bindNoCopy(2, date);
                 st.bindNoCopy(3, strategy);
             },
-            [](auto& st, int at, const auto& signal) {
+            [](auto& st, int at, const auto& signal, auto&) {
                 st.bindNoCopy(at, signal.first);
                 st.bind(at + 1, signal.second);
             });
@@ -525,9 +525,9 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
                 st.bindNoCopy(2, date);
                 st.bindNoCopy(3, strategy);
             },
-            [](auto& st, int at, const auto& target) {
+            [](auto& st, int at, const auto& target, auto& keep) {
                 st.bindNoCopy(at, target.first);
-                st.bind(at + 1, target.second.to_string());
+                st.bindNoCopy(at + 1, keep(target.second.to_string()));
             });
         scope.commit();
     });
@@ -822,12 +822,12 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
             "(?1, #, #, #, #, #, NULLIF(#, ''))", "");
         detail::insert_rows(
             j_, insert, events, [&](auto& st) { st.bind(1, order_id); },
-            [](auto& st, int index, const StatusEvent& e) {
+            [](auto& st, int index, const StatusEvent& e, auto& keep) {
                 st.bindNoCopy(index, e.event.at);
                 st.bindNoCopy(index + 1, e.event.event);
-                bind_optional_decimal(st, index + 2, e.event.qty);
-                bind_optional_decimal(st, index + 3, e.event.price);
-                bind_optional_decimal(st, index + 4, e.event.commission);
+                detail::bind_decimal(st, index + 2, e.event.qty, keep);
+                detail::bind_decimal(st, index + 3, e.event.price, keep);
+                detail::bind_decimal(st, index + 4, e.event.commission, keep);
                 st.bindNoCopy(index + 5, e.event.detail);
             });
 
@@ -933,11 +933,11 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
             "(?1, #, #, #, #, #)", "");
         detail::insert_rows(
             j_, positions, snapshot.positions, [&](auto& st) { st.bind(1, id); },
-            [](auto& st, int at, const PositionValue& p) {
+            [](auto& st, int at, const PositionValue& p, auto& keep) {
                 st.bindNoCopy(at, p.symbol);
-                st.bind(at + 1, p.qty.to_string());
-                st.bind(at + 2, p.price.to_string());
-                st.bind(at + 3, p.market_value.to_string());
+                st.bindNoCopy(at + 1, keep(p.qty.to_string()));
+                st.bindNoCopy(at + 2, keep(p.price.to_string()));
+                st.bindNoCopy(at + 3, keep(p.market_value.to_string()));
                 st.bind(at + 4, p.weight);
             });
         scope.commit();
@@ -1092,22 +1092,22 @@ void write_pending_orders(Journal& j) {
                 " qty, ref_price, notional, reason, status, filled_qty, filled_avg_price, created_at, updated_at) VALUES ",
                 "(#, #, NULLIF(#, ''), #, #, #, #, #, #, #, #, #, #, #, #, #, #)", "");
             insert_rows(j, orders, pending.orders, [](auto&) {},
-                        [](auto& st, int at, const PendingOrders::Order& o) {
+                        [](auto& st, int at, const PendingOrders::Order& o, KeptText& keep) {
                             st.bind(at, o.id);
                             st.bindNoCopy(at + 1, o.intent.client_order_id);
                             st.bindNoCopy(at + 2, o.broker_order_id);
                             st.bind(at + 3, o.intent.job_run_id);
-                            st.bind(at + 4, o.intent.session.to_string());
+                            st.bindNoCopy(at + 4, keep(o.intent.session.to_string()));
                             st.bind(at + 5, o.intent.leg);
                             st.bindNoCopy(at + 6, o.intent.symbol);
                             st.bindNoCopy(at + 7, core::to_string(o.intent.side));
-                            st.bind(at + 8, o.intent.qty.to_string());
-                            st.bind(at + 9, o.intent.ref_price.to_string());
-                            st.bind(at + 10, o.intent.notional.to_string());
+                            st.bindNoCopy(at + 8, keep(o.intent.qty.to_string()));
+                            st.bindNoCopy(at + 9, keep(o.intent.ref_price.to_string()));
+                            st.bindNoCopy(at + 10, keep(o.intent.notional.to_string()));
                             st.bindNoCopy(at + 11, o.intent.reason);
                             st.bindNoCopy(at + 12, o.status);
-                            st.bind(at + 13, o.answered ? o.filled.to_string() : std::string("0"));
-                            bind_optional_decimal(st, at + 14, o.answered ? o.avg : std::nullopt);
+                            st.bindNoCopy(at + 13, o.answered ? keep(o.filled.to_string()).c_str() : "0");
+                            bind_decimal(st, at + 14, o.answered ? o.avg : std::nullopt, keep);
                             st.bindNoCopy(at + 15, o.intent.at);
                             st.bindNoCopy(at + 16, o.updated_at);
                         });
@@ -1116,13 +1116,13 @@ void write_pending_orders(Journal& j) {
                 "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail) VALUES ",
                 "(#, #, #, #, #, #, NULLIF(#, ''))", "");
             insert_rows(j, events, pending.events, [](auto&) {},
-                        [](auto& st, int at, const PendingOrders::Event& e) {
+                        [](auto& st, int at, const PendingOrders::Event& e, KeptText& keep) {
                             st.bind(at, e.order_id);
                             st.bindNoCopy(at + 1, e.event.at);
                             st.bindNoCopy(at + 2, e.event.event);
-                            bind_optional_decimal(st, at + 3, e.event.qty);
-                            bind_optional_decimal(st, at + 4, e.event.price);
-                            bind_optional_decimal(st, at + 5, e.event.commission);
+                            bind_decimal(st, at + 3, e.event.qty, keep);
+                            bind_decimal(st, at + 4, e.event.price, keep);
+                            bind_decimal(st, at + 5, e.event.commission, keep);
                             st.bindNoCopy(at + 6, e.event.detail);
                         });
         },

@@ -20,37 +20,42 @@ JournalError wrap(const std::filesystem::path& path, const std::string& what, co
     return JournalError(kind_of(e), "journal " + path.string() + ": " + what + ": " + e.what());
 }
 
-std::unique_ptr<SQLite::Statement> StatementCache::take(std::string_view sql) {
-    if (const auto it = idle_.find(sql); it != idle_.end() && !it->second.empty()) {
-        auto st = std::move(it->second.back());
-        it->second.pop_back();
-        return st;
-    }
-    return std::make_unique<SQLite::Statement>(db_, std::string(sql));
+StatementCache::Slot& StatementCache::slot(std::string_view sql) {
+    if (const auto it = slots_.find(sql); it != slots_.end()) return it->second;
+    std::string key(sql);
+    return slots_.emplace(key, Slot{key, {}}).first->second;
 }
 
-void StatementCache::give_back(std::string_view sql, std::unique_ptr<SQLite::Statement> st) noexcept {
+std::unique_ptr<SQLite::Statement> StatementCache::take(Slot& slot) {
+    if (!slot.idle.empty()) {
+        auto st = std::move(slot.idle.back());
+        slot.idle.pop_back();
+        return st;
+    }
+    return std::make_unique<SQLite::Statement>(db_, slot.sql);
+}
+
+void StatementCache::give_back(Slot& slot, std::unique_ptr<SQLite::Statement> st) noexcept {
     if (!st) return;
     try {
         st->reset();
         st->clearBindings();
-        auto it = idle_.find(sql);
-        if (it == idle_.end()) it = idle_.emplace(std::string(sql), std::vector<std::unique_ptr<SQLite::Statement>>{}).first;
-        it->second.push_back(std::move(st));
+        slot.idle.push_back(std::move(st));
     } catch (...) {
         // A statement that cannot be reset (or no memory to keep it) is finalized instead.
     }
 }
 
 void StatementCache::run(std::string_view sql) {
-    auto st = take(sql);
+    Slot& s = slot(sql);
+    auto st = take(s);
     try {
         st->exec();
     } catch (...) {
-        give_back(sql, std::move(st));
+        give_back(s, std::move(st));
         throw;
     }
-    give_back(sql, std::move(st));
+    give_back(s, std::move(st));
 }
 
 RowsInsert::RowsInsert(std::string_view head, std::string_view row, std::string_view tail) {

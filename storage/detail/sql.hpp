@@ -6,7 +6,9 @@
 #include <SQLiteCpp/Statement.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -85,9 +87,15 @@ auto guarded_write(Journal& j, const char* what, F&& body, Settle settle_first =
 // same SQL) gets a fresh one, so uses never share a cursor.
 class StatementCache {
 public:
+    // The idle statements of one SQL text; a slot stays where it is for the cache's life.
+    struct Slot {
+        std::string sql;
+        std::vector<std::unique_ptr<SQLite::Statement>> idle;
+    };
     explicit StatementCache(SQLite::Database& db) : db_(db) {}
-    std::unique_ptr<SQLite::Statement> take(std::string_view sql);
-    void give_back(std::string_view sql, std::unique_ptr<SQLite::Statement> st) noexcept;
+    Slot& slot(std::string_view sql);
+    std::unique_ptr<SQLite::Statement> take(Slot& slot);
+    void give_back(Slot& slot, std::unique_ptr<SQLite::Statement> st) noexcept;
     // Runs a statement with no parameters and no rows (BEGIN, SAVEPOINT, ...).
     void run(std::string_view sql);
 
@@ -97,7 +105,7 @@ private:
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
     SQLite::Database& db_;
-    std::unordered_map<std::string, std::vector<std::unique_ptr<SQLite::Statement>>, Hash, std::equal_to<>> idle_;
+    std::unordered_map<std::string, Slot, Hash, std::equal_to<>> slots_;
 };
 
 // A statement from the journal's cache for the life of the scope; used like
@@ -105,8 +113,8 @@ private:
 class CachedStatement {
 public:
     CachedStatement(Journal& journal, std::string_view sql)
-        : cache_(journal.statements()), sql_(sql), st_(cache_.take(sql)) {}
-    ~CachedStatement() { cache_.give_back(sql_, std::move(st_)); }
+        : cache_(journal.statements()), slot_(cache_.slot(sql)), st_(cache_.take(slot_)) {}
+    ~CachedStatement() { cache_.give_back(slot_, std::move(st_)); }
     CachedStatement(const CachedStatement&) = delete;
     CachedStatement& operator=(const CachedStatement&) = delete;
 
@@ -127,7 +135,7 @@ public:
 
 private:
     StatementCache& cache_;
-    std::string sql_;
+    StatementCache::Slot& slot_;
     std::unique_ptr<SQLite::Statement> st_;
 };
 
@@ -136,8 +144,9 @@ private:
 // in a few statements instead of one each. In the row tuple, ?1..?K are parameters shared
 // by every row (bound once per statement) and each '#' becomes a parameter of its own row.
 // The text for each size 1..kMaxRows is built once; the statements come from the journal's
-// StatementCache, one prepared statement per size used. 64 rows keep every statement far
-// below SQLite's 32766 bound parameters and its statement length limit.
+// StatementCache, one prepared statement per size used (insert_rows uses powers of two).
+// 64 rows keep every statement far below SQLite's 32766 bound parameters and its
+// statement length limit.
 class RowsInsert {
 public:
     static constexpr std::size_t kMaxRows = 64;
@@ -152,22 +161,43 @@ private:
     std::vector<std::string> sql_;
 };
 
-// Inserts every element of `rows` with `insert`, kMaxRows to a statement, in order (so new
+// Text made for one statement (decimals, dates) and bound without a copy: kept until the
+// statement has run. References stay valid as more is kept.
+class KeptText {
+public:
+    const std::string& operator()(std::string text) { return kept_.emplace_back(std::move(text)); }
+
+private:
+    std::deque<std::string> kept_;
+};
+
+// Inserts every element of `rows` with `insert`, up to kMaxRows to a statement (the rest
+// in statements of 32, 16, ... rows), in order (so new
 // rows take the rowids one INSERT per element would give them, and an upsert over a row
 // written earlier in the same call behaves as it would there). `bind_shared(statement)`
-// binds ?1..?K; `bind_row(statement, first_index, element)` binds one row's own parameters.
+// binds ?1..?K; `bind_row(statement, first_index, element, keep)` binds one row's own
+// parameters, text it makes through `keep` (a KeptText) so that it can be bound uncopied.
 template <class Range, class BindShared, class BindRow>
 void insert_rows(Journal& journal, const RowsInsert& insert, const Range& rows, BindShared&& bind_shared,
                  BindRow&& bind_row) {
     auto it = std::begin(rows);
     for (std::size_t left = std::size(rows); left > 0;) {
-        const std::size_t n = std::min(left, RowsInsert::kMaxRows);
+        // Sizes of powers of two only: at most 7 statements of each kind are prepared.
+        const std::size_t n = std::bit_floor(std::min(left, RowsInsert::kMaxRows));
+        KeptText keep;  // outlives the statement's bindings (destroyed after it)
         CachedStatement st(journal, insert.sql(n));
         bind_shared(st);
-        for (std::size_t r = 0; r < n; ++r, ++it) bind_row(st, insert.first_index(r), *it);
+        for (std::size_t r = 0; r < n; ++r, ++it) bind_row(st, insert.first_index(r), *it, keep);
         st.exec();
         left -= n;
     }
+}
+
+// Binds a decimal as its exact text, or NULL.
+template <class Statement>
+void bind_decimal(Statement& st, int index, const std::optional<core::Decimal>& value, KeptText& keep) {
+    if (value) st.bindNoCopy(index, keep(value->to_string()));
+    else st.bind(index);
 }
 
 // The scope of a write of several statements, all or nothing: BEGIN IMMEDIATE when no
