@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "storage/detail/memory_store.hpp"
+#include "storage/detail/pending_orders.hpp"
 #include "storage/detail/sql.hpp"
 
 namespace ballast::storage {
@@ -43,7 +44,8 @@ int read_user_version(SQLite::Database& db) {
 
 Journal::Journal(fs::path path, std::unique_ptr<SQLite::Database> db)
     : path_(std::move(path)), db_(std::move(db)),
-      statements_(db_ ? std::make_unique<detail::StatementCache>(*db_) : nullptr) {}
+      statements_(db_ ? std::make_unique<detail::StatementCache>(*db_) : nullptr),
+      pending_orders_(db_ ? std::make_unique<detail::PendingOrders>() : nullptr) {}
 
 Journal::~Journal() = default;
 
@@ -156,6 +158,7 @@ int Journal::migrate(std::optional<int> target) {
 
 std::string Journal::integrity_check() {
     if (memory_) return "ok";
+    detail::settle(*this);
     try {
         return db_->execAndGet("PRAGMA integrity_check").getString();
     } catch (const SQLite::Exception& e) {
@@ -163,11 +166,32 @@ std::string Journal::integrity_check() {
     }
 }
 
+void Journal::abandon_transaction(const JournalError& failure) {
+    if (transactions_ == 0 || failed_write_) return;
+    failed_write_ = failure;
+    pending_orders_->clear();
+    try {
+        statements().run("ROLLBACK");
+    } catch (const SQLite::Exception&) {
+        // SQLite rolled it back itself (e.g. after an I/O error); nothing left to undo.
+    }
+}
+
+JournalError Journal::refused(const std::string& what) const {
+    return JournalError(failed_write_ ? failed_write_->kind() : JournalError::Kind::io,
+                        "journal " + path_.string() + ": " + what +
+                            ": refused: an earlier write in this transaction failed and rolled it back (" +
+                            (failed_write_ ? failed_write_->what() : "?") + ")");
+}
+
 Transaction::Transaction(Journal& journal) : journal_(journal) {
     if (journal_.memory()) {
         done_ = true;  // nothing to commit or roll back
         return;
     }
+    if (journal_.failed_write_) throw journal_.refused("cannot begin a transaction");
+    // Orders kept back by the enclosing transaction belong to it, not to this savepoint.
+    detail::settle(journal_);
     try {
         // Inside an enclosing transaction (a replay's batch), a savepoint.
         outer_ = sqlite3_get_autocommit(journal_.db().getHandle()) != 0;
@@ -175,30 +199,45 @@ Transaction::Transaction(Journal& journal) : journal_(journal) {
     } catch (const SQLite::Exception& e) {
         throw wrap(journal_.path(), "cannot begin a transaction", e);
     }
+    ++journal_.transactions_;
 }
 
 Transaction::~Transaction() {
-    if (done_) return;
-    try {
-        if (outer_) {
-            journal_.statements().run("ROLLBACK");
-        } else {
-            journal_.statements().run("ROLLBACK TO ballast_tx");
-            journal_.statements().run("RELEASE ballast_tx");
+    if (journal_.memory() || done_) return;
+    // An abandoned transaction was rolled back when its write failed.
+    if (!journal_.failed_write_) {
+        journal_.pending_orders_->clear();  // kept back since this transaction began: undone with it
+        try {
+            if (outer_) {
+                journal_.statements().run("ROLLBACK");
+            } else {
+                journal_.statements().run("ROLLBACK TO ballast_tx");
+                journal_.statements().run("RELEASE ballast_tx");
+            }
+        } catch (const SQLite::Exception&) {
+            // Already rolled back by SQLite (e.g. after an I/O error); nothing left to undo.
         }
-    } catch (const SQLite::Exception&) {
-        // Already rolled back by SQLite (e.g. after an I/O error); nothing left to undo.
     }
+    end();
 }
 
 void Transaction::commit() {
     if (journal_.memory()) return;
+    if (journal_.failed_write_) throw journal_.refused("cannot commit");
+    detail::settle(journal_);  // abandons the transaction if it fails
     try {
         journal_.statements().run(outer_ ? "COMMIT" : "RELEASE ballast_tx");
-        done_ = true;
     } catch (const SQLite::Exception& e) {
         throw wrap(journal_.path(), "cannot commit", e);
     }
+    done_ = true;
+    end();
+}
+
+void Transaction::end() {
+    if (--journal_.transactions_ > 0) return;
+    journal_.failed_write_.reset();
+    journal_.pending_orders_->clear();
 }
 
 std::unique_ptr<JournalLock> JournalLock::acquire(const std::filesystem::path& journal) {

@@ -32,6 +32,7 @@ namespace ballast::storage {
 namespace detail {
 class StatementCache;
 struct MemoryStore;
+struct PendingOrders;
 }
 
 class JournalError : public std::runtime_error {
@@ -87,12 +88,28 @@ public:
     // Prepared statements kept for reuse (see detail::CachedStatement).
     detail::StatementCache& statements() { return *statements_; }
 
+    // For the repositories in this folder, the rule of Transaction: whether one is open,
+    // and the write that failed inside it (which rolled it back).
+    bool in_transaction() const { return transactions_ > 0; }
+    const std::optional<JournalError>& failed_write() const { return failed_write_; }
+    // Records `failure` as the write that failed inside the open Transaction and rolls
+    // the transaction back; a no-op outside a Transaction or after a first failure.
+    void abandon_transaction(const JournalError& failure);
+    // What any use of the journal throws after that: names `what` and the first failure.
+    JournalError refused(const std::string& what) const;
+    // Order rows a Transaction keeps back (see OrderRepository::record_intent); SQLite journals only.
+    detail::PendingOrders& pending_orders() { return *pending_orders_; }
+
 private:
+    friend class Transaction;
     Journal(std::filesystem::path path, std::unique_ptr<SQLite::Database> db);
     std::filesystem::path path_;
     std::unique_ptr<SQLite::Database> db_;
     std::unique_ptr<detail::StatementCache> statements_;  // after db_: finalized before it closes
     std::unique_ptr<detail::MemoryStore> memory_;
+    int transactions_ = 0;  // open Transactions (1 + savepoints inside it)
+    std::optional<JournalError> failed_write_;
+    std::unique_ptr<detail::PendingOrders> pending_orders_;
 };
 
 // An exclusive, advisory lock on a journal for the life of a process that trades from it
@@ -115,6 +132,23 @@ private:
 // RAII transaction: commits on commit(), rolls back if destroyed without it. Inside an
 // enclosing transaction it is a savepoint (committing it keeps its writes in the outer
 // transaction; destroying it undoes only them).
+//
+// Repository writes inside a Transaction (a replay's batch: Scheduler::set_batch) take no
+// savepoint of their own, so a write that fails may have done part of its work. Instead
+// the first write that fails abandons the whole transaction, savepoints and all:
+//   - it is rolled back at once (the write lock is released, nothing of it is committed);
+//   - the failing write throws its own JournalError, as outside a Transaction;
+//   - from then on every use of the journal (writes, reads, a nested Transaction) and
+//     commit() throw JournalError{kind of the first failure, "journal <path>: <what>:
+//     refused: ... (<first failure>)"} until the outermost Transaction is destroyed; the
+//     journal is then usable again and holds exactly what was committed before.
+// A write "fails" when it throws anything, whether SQLite refused a statement or the
+// repository refused the write (e.g. an event for an unknown order). So a replay stops
+// with the first failure and nothing of that batch reaches the file. A Transaction
+// destroyed without commit() and without a failed write rolls back as described above.
+// Outside a Transaction (the daemon, `once`, `run`) each write is its own transaction and
+// a failed one is undone alone. A transient journal has no transactions: this is a no-op
+// there, and each of its writes is all or nothing.
 class Transaction {
 public:
     explicit Transaction(Journal& journal);
@@ -124,6 +158,7 @@ public:
     Transaction& operator=(const Transaction&) = delete;
 
 private:
+    void end();  // this transaction (or savepoint) is over
     Journal& journal_;
     bool outer_ = true;
     bool done_ = false;
@@ -277,6 +312,13 @@ class OrderRepository {
 public:
     explicit OrderRepository(Journal& j) : j_(j) {}
     // Writes the order row (status "intent") and its "intent_recorded" event. Returns the row id.
+    // Inside a Transaction (a replay's batch, not durable before its commit anyway) the row is
+    // kept back with the answers that follow, so that it is written once with its latest
+    // state, together with the rows of the orders around it, before anything else uses the
+    // journal (a read, another write, a nested Transaction, the commit). Nothing of that
+    // shows in what is read or written; a duplicate client_order_id is still refused here,
+    // but a value the schema refuses (e.g. an unknown job run) is reported by the use of
+    // the journal that writes the row, which abandons the Transaction as any failed write.
     std::int64_t record_intent(const OrderIntent& intent);
     // Appends an event and updates the order's status (and broker id / fill totals) in one
     // transaction. `new_status` is the order status after the event.

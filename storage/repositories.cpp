@@ -13,6 +13,7 @@
 namespace ballast::storage {
 
 using detail::guarded;
+using detail::guarded_write;
 using detail::RowRef;
 using detail::WriteScope;
 
@@ -43,7 +44,7 @@ bool is_terminal_order_status(const std::string& s) {
 
 void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string& source) {
     if (j_.memory()) return;  // a transient journal keeps no bars
-    guarded(j_, "cannot store bars", [&] {
+    guarded_write(j_, "cannot store bars", [&] {
         WriteScope scope(j_);
         detail::CachedStatement st(j_,
                              "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume, source)"
@@ -193,7 +194,7 @@ std::int64_t memory_job(Journal& j, std::int64_t run_id, core::Date session, con
 std::int64_t RunRepository::start_run(const std::string& command, const std::string& mode,
                                       const std::string& config_path, const std::string& started_at) {
     if (auto* m = j_.memory()) return ++m->runs;
-    return guarded(j_, "cannot record the run", [&] {
+    return guarded_write(j_, "cannot record the run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO runs (command, mode, config_path, started_at, status)"
                              " VALUES (?, ?, ?, ?, 'running')");
@@ -211,7 +212,7 @@ void RunRepository::finish_run(std::int64_t run_id, const std::string& status, c
         if (run_id < 1 || run_id > m->runs) expect_one_change(j_, 0, "runs", run_id);
         return;
     }
-    guarded(j_, "cannot finish the run", [&] {
+    guarded_write(j_, "cannot finish the run", [&] {
         detail::CachedStatement st(j_, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
         st.bind(1, status);
         st.bind(2, finished_at);
@@ -264,7 +265,7 @@ std::optional<JobRun> RunRepository::find_job(core::Date session, const std::str
 std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, const std::string& job,
                                       const std::string& started_at, bool dry_run) {
     if (j_.memory()) return memory_job(j_, run_id, session, job, JobStatus::running, started_at, "", "", dry_run);
-    return guarded(j_, "cannot record the job run", [&] {
+    return guarded_write(j_, "cannot record the job run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, dry_run)"
                              " VALUES (?, ?, ?, 'running', ?, ?)");
@@ -295,7 +296,7 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
         r.detail = detail;
         return;
     }
-    guarded(j_, "cannot finish the job run", [&] {
+    guarded_write(j_, "cannot finish the job run", [&] {
         detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = ?, finished_at = ?, error = NULLIF(?, ''),"
                              " detail = NULLIF(?, '') WHERE id = ?");
@@ -311,7 +312,7 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
 std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
                                            const std::string& at, const std::string& reason, bool dry_run) {
     if (j_.memory()) return memory_job(j_, run_id, session, job, JobStatus::skipped, at, at, reason, dry_run);
-    return guarded(j_, "cannot record the skipped job", [&] {
+    return guarded_write(j_, "cannot record the skipped job", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, finished_at, error, dry_run)"
                              " VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, NULLIF(?5, ''), ?6)");
@@ -343,7 +344,7 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
             }
         return n;
     }
-    return guarded(j_, "cannot fail orphaned job runs", [&] {
+    return guarded_write(j_, "cannot fail orphaned job runs", [&] {
         detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = 'failed', finished_at = ?, error = NULLIF(?, '')"
                              " WHERE status = 'running' AND (? IS NULL OR session_date < ?)");
@@ -473,23 +474,26 @@ std::optional<core::Date> RunRepository::latest_session() {
 void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const std::map<core::Symbol, double>& signals) {
     if (j_.memory()) return;  // not kept
-    guarded(j_, "cannot store signals", [&] {
+    guarded_write(j_, "cannot store signals", [&] {
+        static const detail::RowsInsert insert("INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
+                                               " VALUES ",
+                                               "(?1, ?2, ?3, #, #)",
+                                               // A job resumed after a crash writes its rows again.
+                                               " ON CONFLICT (session_date, strategy, symbol) DO UPDATE SET"
+                                               " job_run_id = excluded.job_run_id, value = excluded.value");
         WriteScope scope(j_);
-        detail::CachedStatement st(j_,
-                             "INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
-                             " VALUES (?, ?, ?, ?, ?)"
-                             // A job resumed after a crash writes its rows again.
-                             " ON CONFLICT (session_date, strategy, symbol) DO UPDATE SET"
-                             " job_run_id = excluded.job_run_id, value = excluded.value");
-        st.bind(1, job_run_id);
-        st.bind(2, session.to_string());
-        st.bind(3, strategy);
-        for (const auto& [symbol, value] : signals) {
-            st.bind(4, symbol);
-            st.bind(5, value);
-            st.exec();
-            st.reset();
-        }
+        const std::string date = session.to_string();
+        detail::insert_rows(
+            j_, insert, signals,
+            [&](auto& st) {
+                st.bind(1, job_run_id);
+                st.bindNoCopy(2, date);
+                st.bindNoCopy(3, strategy);
+            },
+            [](auto& st, int at, const auto& signal, auto&) {
+                st.bindNoCopy(at, signal.first);
+                st.bind(at + 1, signal.second);
+            });
         scope.commit();
     });
 }
@@ -502,31 +506,29 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
         else for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
         return;
     }
-    guarded(j_, "cannot store targets", [&] {
+    guarded_write(j_, "cannot store targets", [&] {
+        static const detail::RowsInsert insert("INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
+                                               " VALUES ",
+                                               "(?1, ?2, ?3, #, #)",
+                                               // A job resumed after a crash writes its rows again (the key
+                                               // is the only unique constraint: no row can be refused as a
+                                               // duplicate).
+                                               " ON CONFLICT (session_date, symbol) DO UPDATE SET"
+                                               " job_run_id = excluded.job_run_id, strategy = excluded.strategy,"
+                                               " weight = excluded.weight");
         WriteScope scope(j_);
-        detail::CachedStatement st(j_,
-                             "INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
-                             " VALUES (?, ?, ?, ?, ?)"
-                             // A job resumed after a crash writes its rows again.
-                             " ON CONFLICT (session_date, symbol) DO UPDATE SET job_run_id = excluded.job_run_id,"
-                             " strategy = excluded.strategy, weight = excluded.weight");
-        st.bind(1, job_run_id);
-        st.bind(2, session.to_string());
-        st.bind(3, strategy);
-        for (const auto& [symbol, weight] : targets) {
-            st.bind(4, symbol);
-            st.bind(5, weight.to_string());
-            try {
-                st.exec();
-            } catch (const SQLite::Exception& e) {
-                if (is_unique_violation(e)) {
-                    throw constraint_error(j_, "a target for " + symbol + " on session " + session.to_string() +
-                                                   " is already recorded");
-                }
-                throw;
-            }
-            st.reset();
-        }
+        const std::string date = session.to_string();
+        detail::insert_rows(
+            j_, insert, targets,
+            [&](auto& st) {
+                st.bind(1, job_run_id);
+                st.bindNoCopy(2, date);
+                st.bindNoCopy(3, strategy);
+            },
+            [](auto& st, int at, const auto& target, auto& keep) {
+                st.bindNoCopy(at, target.first);
+                st.bindNoCopy(at + 1, keep(target.second.to_string()));
+            });
         scope.commit();
     });
 }
@@ -553,7 +555,7 @@ void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDec
         m->decisions[row.session] = row.rebalance;
         return;
     }
-    guarded(j_, "cannot store the rebalance decision", [&] {
+    guarded_write(j_, "cannot store the rebalance decision", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO rebalance_decisions"
                              " (job_run_id, session_date, rebalance, reason, max_drift, drift_symbol)"
@@ -639,6 +641,10 @@ std::vector<OrderRow> read_orders(const Journal& j, SQLite::Statement& st) {
     return out;
 }
 
+JournalError duplicate_order(const Journal& j, const std::string& client_order_id) {
+    return constraint_error(j, "an order with client_order_id '" + client_order_id + "' is already recorded");
+}
+
 void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional<core::Decimal>& value) {
     if (value) {
         st.bind(index, value->to_string());
@@ -652,8 +658,7 @@ void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional
 std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
     if (auto* m = j_.memory()) {
         const std::size_t index = m->orders.size();
-        if (m->find_order(intent.client_order_id))
-            throw constraint_error(j_, "an order with client_order_id '" + intent.client_order_id + "' is already recorded");
+        if (m->find_order(intent.client_order_id)) throw duplicate_order(j_, intent.client_order_id);
         OrderRow o;
         o.id = static_cast<std::int64_t>(m->orders.size()) + 1;
         o.job_run_id = intent.job_run_id;
@@ -672,7 +677,37 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         m->order_commission.emplace_back();
         return m->orders.back().id;
     }
-    return guarded(j_, "cannot record the order intent", [&] {
+    if (j_.in_transaction()) {
+        // Kept back (see the header): written with its answers before anything else uses the journal.
+        return guarded_write(
+            j_, "cannot record the order intent",
+            [&] {
+                auto& pending = j_.pending_orders();
+                detail::CachedStatement known(j_, "SELECT 1 FROM orders WHERE client_order_id = ?");
+                known.bindNoCopy(1, intent.client_order_id);
+                if (pending.client_order_ids.count(intent.client_order_id) || known.executeStep())
+                    throw duplicate_order(j_, intent.client_order_id);
+                std::int64_t id = 0;
+                if (pending.empty()) {
+                    // The id the row would take now: one more than the largest (orders are never deleted).
+                    detail::CachedStatement last(j_, "SELECT COALESCE(MAX(id), 0) FROM orders");
+                    last.executeStep();
+                    id = last.getColumn(0).getInt64() + 1;
+                } else {
+                    id = pending.orders.back().id + 1;
+                }
+                detail::PendingOrders::Order order;
+                order.id = id;
+                order.intent = intent;
+                order.updated_at = intent.at;
+                pending.orders.push_back(std::move(order));
+                pending.events.push_back({id, {"intent_recorded", intent.at, {}, {}, {}, intent.risk}});
+                pending.client_order_ids.insert(intent.client_order_id);
+                return id;
+            },
+            detail::Settle::no);
+    }
+    return guarded_write(j_, "cannot record the order intent", [&] {
         WriteScope scope(j_);
         detail::CachedStatement order(j_,
                                 "INSERT INTO orders (client_order_id, job_run_id, session_date, leg, symbol, side,"
@@ -692,10 +727,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         try {
             order.exec();
         } catch (const SQLite::Exception& e) {
-            if (is_unique_violation(e)) {
-                throw constraint_error(j_, "an order with client_order_id '" + intent.client_order_id +
-                                               "' is already recorded");
-            }
+            if (is_unique_violation(e)) throw duplicate_order(j_, intent.client_order_id);
             throw;
         }
         const std::int64_t id = j_.db().getLastInsertRowid();
@@ -746,7 +778,30 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
         if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
         return;
     }
-    guarded(j_, "cannot record the order event", [&] {
+    if (j_.in_transaction() && j_.pending_orders().find(order_id)) {
+        // An order kept back: its row is written once, with the state this answer leaves.
+        guarded_write(
+            j_, "cannot record the order event",
+            [&] {
+                auto& pending = j_.pending_orders();
+                auto& order = *pending.find(order_id);
+                core::Decimal filled = order.filled;
+                std::optional<core::Decimal> avg = order.avg;
+                for (const auto& [event, status] : events)
+                    if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
+                        throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
+                for (const auto& e : events) pending.events.push_back({order_id, e.event});
+                order.status = events.back().new_status;
+                order.updated_at = events.back().event.at;
+                if (!broker_order_id.empty()) order.broker_order_id = broker_order_id;
+                order.answered = true;
+                order.filled = filled;
+                order.avg = avg;
+            },
+            detail::Settle::no);
+        return;
+    }
+    guarded_write(j_, "cannot record the order event", [&] {
         WriteScope scope(j_);
 
         // Current fill totals.
@@ -758,22 +813,23 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
         std::optional<core::Decimal> avg = detail::optional_decimal_at(at, current, 1, "filled_avg_price");
         current.reset();
 
-        detail::CachedStatement insert(j_,
-                                 "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''))");
-        for (const auto& [event, status] : events) {
+        for (const auto& [event, status] : events)
             if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
                 throw constraint_error(j_, overflow + " of order " + at.row + " overflows");
-            insert.bind(1, order_id);
-            insert.bind(2, event.at);
-            insert.bind(3, event.event);
-            bind_optional_decimal(insert, 4, event.qty);
-            bind_optional_decimal(insert, 5, event.price);
-            bind_optional_decimal(insert, 6, event.commission);
-            insert.bind(7, event.detail);
-            insert.exec();
-            insert.reset();
-        }
+
+        static const detail::RowsInsert insert(
+            "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail) VALUES ",
+            "(?1, #, #, #, #, #, NULLIF(#, ''))", "");
+        detail::insert_rows(
+            j_, insert, events, [&](auto& st) { st.bind(1, order_id); },
+            [](auto& st, int index, const StatusEvent& e, auto& keep) {
+                st.bindNoCopy(index, e.event.at);
+                st.bindNoCopy(index + 1, e.event.event);
+                detail::bind_decimal(st, index + 2, e.event.qty, keep);
+                detail::bind_decimal(st, index + 3, e.event.price, keep);
+                detail::bind_decimal(st, index + 4, e.event.commission, keep);
+                st.bindNoCopy(index + 5, e.event.detail);
+            });
 
         detail::CachedStatement update(j_,
                                  "UPDATE orders SET status = ?, updated_at = ?,"
@@ -854,7 +910,7 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
         if (!m->latest_snapshot || m->latest_snapshot->session <= snapshot.session) m->latest_snapshot = snapshot;
         return;
     }
-    guarded(j_, "cannot store the equity snapshot", [&] {
+    guarded_write(j_, "cannot store the equity snapshot", [&] {
         WriteScope scope(j_);
         // One snapshot per session: drop the previous one (its positions cascade).
         detail::CachedStatement drop(j_, "DELETE FROM equity_snapshots WHERE session_date = ?");
@@ -872,19 +928,18 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
         insert.exec();
         const std::int64_t id = j_.db().getLastInsertRowid();
 
-        detail::CachedStatement position(j_,
-                                   "INSERT INTO position_snapshots (snapshot_id, symbol, qty, price, market_value,"
-                                   " weight) VALUES (?, ?, ?, ?, ?, ?)");
-        position.bind(1, id);
-        for (const PositionValue& p : snapshot.positions) {
-            position.bind(2, p.symbol);
-            position.bind(3, p.qty.to_string());
-            position.bind(4, p.price.to_string());
-            position.bind(5, p.market_value.to_string());
-            position.bind(6, p.weight);
-            position.exec();
-            position.reset();
-        }
+        static const detail::RowsInsert positions(
+            "INSERT INTO position_snapshots (snapshot_id, symbol, qty, price, market_value, weight) VALUES ",
+            "(?1, #, #, #, #, #)", "");
+        detail::insert_rows(
+            j_, positions, snapshot.positions, [&](auto& st) { st.bind(1, id); },
+            [](auto& st, int at, const PositionValue& p, auto& keep) {
+                st.bindNoCopy(at, p.symbol);
+                st.bindNoCopy(at + 1, keep(p.qty.to_string()));
+                st.bindNoCopy(at + 2, keep(p.price.to_string()));
+                st.bindNoCopy(at + 3, keep(p.market_value.to_string()));
+                st.bind(at + 4, p.weight);
+            });
         scope.commit();
     });
 }
@@ -944,7 +999,7 @@ void HealthRepository::record(const std::string& at, const std::string& componen
         ++m->health_counts[kind];
         return;
     }
-    guarded(j_, "cannot record the health event", [&] {
+    guarded_write(j_, "cannot record the health event", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO health_events (at, component, kind, detail) VALUES (?, ?, ?, NULLIF(?, ''))");
         st.bind(1, at);
@@ -975,7 +1030,7 @@ void ControlRepository::set_halt(const std::string& reason, const std::string& a
         m->halt = Halt{reason, at, by};
         return;
     }
-    guarded(j_, "cannot set the halt", [&] {
+    guarded_write(j_, "cannot set the halt", [&] {
         WriteScope scope(j_);
         detail::CachedStatement flag(j_,
                                "INSERT INTO control_flags (name, value, reason, set_at, set_by)"
@@ -1001,7 +1056,7 @@ void ControlRepository::clear_halt(const std::string& at, const std::string& by)
         m->halt.reset();
         return;
     }
-    guarded(j_, "cannot clear the halt", [&] {
+    guarded_write(j_, "cannot clear the halt", [&] {
         WriteScope scope(j_);
         j_.db().exec("DELETE FROM control_flags WHERE name = 'halt'");
         detail::CachedStatement history(j_,
@@ -1023,6 +1078,56 @@ std::optional<Halt> ControlRepository::halt() {
 }
 
 namespace detail {
+
+void write_pending_orders(Journal& j) {
+    // Taken out first: written now, or gone with the transaction if this fails.
+    PendingOrders pending = std::move(j.pending_orders());
+    j.pending_orders().clear();
+    guarded_write(
+        j, "cannot record the orders kept back in this transaction",
+        [&] {
+            // The rows the intents and answers would have left, ids as handed out.
+            static const RowsInsert orders(
+                "INSERT INTO orders (id, client_order_id, broker_order_id, job_run_id, session_date, leg, symbol, side,"
+                " qty, ref_price, notional, reason, status, filled_qty, filled_avg_price, created_at, updated_at) VALUES ",
+                "(#, #, NULLIF(#, ''), #, #, #, #, #, #, #, #, #, #, #, #, #, #)", "");
+            insert_rows(j, orders, pending.orders, [](auto&) {},
+                        [](auto& st, int at, const PendingOrders::Order& o, KeptText& keep) {
+                            st.bind(at, o.id);
+                            st.bindNoCopy(at + 1, o.intent.client_order_id);
+                            st.bindNoCopy(at + 2, o.broker_order_id);
+                            st.bind(at + 3, o.intent.job_run_id);
+                            st.bindNoCopy(at + 4, keep(o.intent.session.to_string()));
+                            st.bind(at + 5, o.intent.leg);
+                            st.bindNoCopy(at + 6, o.intent.symbol);
+                            st.bindNoCopy(at + 7, core::to_string(o.intent.side));
+                            st.bindNoCopy(at + 8, keep(o.intent.qty.to_string()));
+                            st.bindNoCopy(at + 9, keep(o.intent.ref_price.to_string()));
+                            st.bindNoCopy(at + 10, keep(o.intent.notional.to_string()));
+                            st.bindNoCopy(at + 11, o.intent.reason);
+                            st.bindNoCopy(at + 12, o.status);
+                            st.bindNoCopy(at + 13, o.answered ? keep(o.filled.to_string()).c_str() : "0");
+                            bind_decimal(st, at + 14, o.answered ? o.avg : std::nullopt, keep);
+                            st.bindNoCopy(at + 15, o.intent.at);
+                            st.bindNoCopy(at + 16, o.updated_at);
+                        });
+            // Their events, in the order they were recorded.
+            static const RowsInsert events(
+                "INSERT INTO order_events (order_id, at, event, qty, price, commission, detail) VALUES ",
+                "(#, #, #, #, #, #, NULLIF(#, ''))", "");
+            insert_rows(j, events, pending.events, [](auto&) {},
+                        [](auto& st, int at, const PendingOrders::Event& e, KeptText& keep) {
+                            st.bind(at, e.order_id);
+                            st.bindNoCopy(at + 1, e.event.at);
+                            st.bindNoCopy(at + 2, e.event.event);
+                            bind_decimal(st, at + 3, e.event.qty, keep);
+                            bind_decimal(st, at + 4, e.event.price, keep);
+                            bind_decimal(st, at + 5, e.event.commission, keep);
+                            st.bindNoCopy(at + 6, e.event.detail);
+                        });
+        },
+        Settle::no);
+}
 
 std::string add_fill(core::Decimal& filled, std::optional<core::Decimal>& avg, const OrderEvent& event) {
     // A fill event adds its quantity; the average price is volume-weighted.

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -27,12 +28,14 @@ class ScriptedJobs final : public daemon::JobRunner {
 public:
     std::vector<std::pair<Date, Job>> calls;
     std::set<std::pair<Date, Job>> failing, throwing;
+    std::map<std::pair<Date, Job>, std::function<void(std::int64_t job_run_id)>> writes;  // journal writes of a job
     daemon::Clock* clock = nullptr;
     std::vector<core::Timestamp> times;
 
-    awaitable<daemon::JobResult> run(Job job, Date session, std::int64_t) override {
+    awaitable<daemon::JobResult> run(Job job, Date session, std::int64_t job_run_id) override {
         calls.emplace_back(session, job);
         if (clock) times.push_back(clock->now());
+        if (const auto w = writes.find({session, job}); w != writes.end()) w->second(job_run_id);
         if (throwing.count({session, job})) throw std::runtime_error("boom");
         if (failing.count({session, job})) co_return daemon::JobResult{false, "scripted failure", ""};
         co_return daemon::JobResult{true, "", "ok"};
@@ -154,4 +157,33 @@ TEST_CASE("a replay may batch its journal writes; nothing is lost at flush", "[d
         CHECK(f.status(day(d), Job::rebalance) == "succeeded");
     CHECK(f.journal->db().execAndGet("SELECT count(*) FROM job_runs").getInt() == 12);
     CHECK(sqlite3_get_autocommit(f.journal->db().getHandle()) != 0);  // no transaction left open
+}
+
+TEST_CASE("a journal write that fails inside a replay's batch stops the replay; nothing of the batch lands",
+          "[daemon][scheduler]") {
+    Fixture f;
+    f.scheduler.set_batch(2);
+    const Date a = day("2024-01-02"), b = day("2024-01-03"), c = day("2024-01-04");
+    f.jobs.writes[{c, Job::signals}] = [&](std::int64_t job_run_id) {
+        // 2.0 breaks the signals CHECK: the job throws, as a job whose write fails does.
+        storage::SignalRepository(*f.journal).save_signals(job_run_id, c, "s", {{"A", 0.5}, {"B", 2.0}});
+    };
+    f.run(a);
+    f.run(b);  // the first batch, committed
+    std::exception_ptr failure;
+    net::io_context io;
+    net::co_spawn(io, f.scheduler.run_session(c, true),
+                  [&](std::exception_ptr e, daemon::SessionOutcome) { failure = e; });
+    io.run();
+    // The scheduler's record of the failed job is refused: the replay stops with the first failure.
+    REQUIRE(failure);
+    CHECK_THROWS_WITH(std::rethrow_exception(failure),
+                      Catch::Contains("cannot finish the job run: refused") && Catch::Contains("cannot store signals") &&
+                          Catch::Contains("CHECK constraint failed"));
+    CHECK_THROWS_AS(f.scheduler.flush(), storage::JournalError);
+    CHECK(f.jobs.calls.size() == 8);  // the rebalance of c never ran
+    SQLite::Database other((f.dir / "j.db").string(), SQLite::OPEN_READONLY);
+    CHECK(other.execAndGet("SELECT COUNT(*) FROM job_runs WHERE session_date < '2024-01-04'").getInt() == 6);
+    CHECK(other.execAndGet("SELECT COUNT(*) FROM job_runs WHERE session_date = '2024-01-04'").getInt() == 0);
+    CHECK(other.execAndGet("SELECT COUNT(*) FROM signals").getInt() == 0);
 }

@@ -417,15 +417,12 @@ TEST_CASE_METHOD(Fixture, "health events and the halt flag", "[storage][repo]") 
           "halt:breaker,halt:alice,resume:bob");
 }
 
-TEST_CASE_METHOD(Fixture, "repository writes nest inside a caller's transaction", "[storage][repo]") {
+TEST_CASE_METHOD(Fixture, "repository writes inside a caller's transaction commit or roll back with it", "[storage][repo]") {
     storage::BarRepository bars(*j);
     storage::HealthRepository health(*j);
     {
         storage::Transaction tx(*j);
         bars.upsert({bar("VTI", day(2025, 3, 3), 250)}, "sim-csv");
-        // A failing nested write rolls back only itself.
-        CHECK_THROWS_AS(bars.upsert({bar("VTI", day(2025, 3, 4), 250), bar("VTI", day(2025, 3, 5), 0)}, "x"),
-                        JournalError);
         health.record("2025-03-06T21:00:00Z", "test", "inside", "");
         tx.commit();
     }
@@ -434,6 +431,15 @@ TEST_CASE_METHOD(Fixture, "repository writes nest inside a caller's transaction"
     {
         storage::Transaction tx(*j);
         bars.upsert({bar("TLT", day(2025, 3, 3), 90)}, "sim-csv");
+    }
+    CHECK(bars.count() == 1);
+    // A failing write inside it abandons the whole transaction (see tests/storage/test_batch.cpp).
+    {
+        storage::Transaction tx(*j);
+        bars.upsert({bar("GLD", day(2025, 3, 3), 180)}, "sim-csv");
+        CHECK_THROWS_AS(bars.upsert({bar("VTI", day(2025, 3, 4), 250), bar("VTI", day(2025, 3, 5), 0)}, "x"),
+                        JournalError);
+        CHECK_THROWS_AS(tx.commit(), JournalError);
     }
     CHECK(bars.count() == 1);
 }
