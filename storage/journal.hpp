@@ -146,6 +146,8 @@ private:
 // repository refused the write (e.g. an event for an unknown order). So a replay stops
 // with the first failure and nothing of that batch reaches the file. A Transaction
 // destroyed without commit() and without a failed write rolls back as described above.
+// Inside a Transaction order rows are also kept back and written together (see
+// OrderRepository::record_intent); a failure to write them counts as a failed write.
 // Outside a Transaction (the daemon, `once`, `run`) each write is its own transaction and
 // a failed one is undone alone. A transient journal has no transactions: this is a no-op
 // there, and each of its writes is all or nothing.

@@ -73,7 +73,8 @@ auto guarded_write(Journal& j, const char* what, F&& body, Settle settle_first =
         j.abandon_transaction(e);
         throw;
     } catch (const std::exception& e) {
-        j.abandon_transaction(JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what + ": " + e.what()));
+        j.abandon_transaction(
+            JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what + ": " + e.what()));
         throw;
     } catch (...) {
         j.abandon_transaction(JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what));
@@ -171,12 +172,12 @@ private:
     std::deque<std::string> kept_;
 };
 
-// Inserts every element of `rows` with `insert`, up to kMaxRows to a statement (the rest
-// in statements of 32, 16, ... rows), in order (so new
-// rows take the rowids one INSERT per element would give them, and an upsert over a row
-// written earlier in the same call behaves as it would there). `bind_shared(statement)`
-// binds ?1..?K; `bind_row(statement, first_index, element, keep)` binds one row's own
-// parameters, text it makes through `keep` (a KeptText) so that it can be bound uncopied.
+// Inserts every element of `rows` with `insert`, up to kMaxRows to a statement (the rest in
+// statements of 32, 16, ... rows), in order: new rows take the rowids one INSERT per
+// element would give them, and an upsert over a row written earlier in the same call
+// behaves as it would there. `bind_shared(statement)` binds ?1..?K;
+// `bind_row(statement, first_index, element, keep)` binds one row's own parameters, text
+// it makes through `keep` (a KeptText) so that it can be bound uncopied.
 template <class Range, class BindShared, class BindRow>
 void insert_rows(Journal& journal, const RowsInsert& insert, const Range& rows, BindShared&& bind_shared,
                  BindRow&& bind_row) {
