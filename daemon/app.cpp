@@ -170,7 +170,22 @@ int cmd_resume(const CommonOptions& options) {
     return kExitOk;
 }
 
+namespace {
+int run_demo(const DemoOptions& options);
+}  // namespace
+
 int cmd_demo(const DemoOptions& options) {
+    // A journal that fails mid-replay (a full disk, say) ends the demo with its error.
+    try {
+        return run_demo(options);
+    } catch (const storage::JournalError& e) {
+        std::cerr << "ballast: " << e.what() << "\n";
+        return kExitJournal;
+    }
+}
+
+namespace {
+int run_demo(const DemoOptions& options) {
     auto config = load_or_report(options.common, true);
     if (!config) return kExitConfig;
     if (config->mode != Mode::sim) {
@@ -286,6 +301,7 @@ int cmd_demo(const DemoOptions& options) {
     std::printf("  sqlite3 -header -column %s \"SELECT session_date, reason FROM rebalance_decisions WHERE rebalance = 1\"\n", db.c_str());
     return failed_sessions == 0 ? kExitOk : kExitChainFailed;
 }
+}  // namespace
 
 int cmd_once(const OnceOptions& options) {
     const auto config = load_or_report(options.common);

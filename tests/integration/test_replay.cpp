@@ -187,3 +187,20 @@ TEST_CASE("the demo runs on the shipped config and prints its summary", "[integr
     CHECK(db.execAndGet("SELECT count(*) FROM v_orders").getInt() > 0);
     CHECK(db.execAndGet("SELECT count(*) FROM rebalance_decisions WHERE rebalance = 1").getInt() > 0);
 }
+
+TEST_CASE("a demo whose journal cannot be written any more stops with the journal's error (exit 74)",
+          "[integration][demo][failure]") {
+    // The file-size limit of the process stands for a full disk: the journal outgrows it
+    // within the first batches and SQLite's write fails.
+    TempDir dir;
+    const auto journal = dir / "ballast-demo.db";
+    const auto r = run_ballast("demo --config " + shell_quote(std::string(BALLAST_TEST_DATA_DIR) + "/../../config.toml") +
+                                   " --journal " + shell_quote(journal.string()),
+                               "trap '' XFSZ; ulimit -f 2048;");
+    INFO(r.output);
+    CHECK(r.exit_code == 74);
+    CHECK(r.output.find("ballast: journal ") != std::string::npos);
+    // What was committed before stays readable.
+    SQLite::Database db(journal.string(), SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
+}
