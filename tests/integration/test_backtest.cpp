@@ -266,3 +266,25 @@ TEST_CASE("a backtest whose last rebalance comes to nothing at the next open reb
     CHECK(db.execAndGet("SELECT reason FROM rebalance_decisions WHERE session_date = '2024-01-03'").getString().find(
               "minimum interval") == std::string::npos);
 }
+
+TEST_CASE("a backtest whose journal cannot be written any more stops with the journal's error (exit 74)",
+          "[integration][backtest][failure]") {
+    // A file-size limit stands for a full disk: the journal outgrows it in a later batch.
+    TempDir dir;
+    write_file(dir / "config.toml", sim_config(dir / "unused.db"));
+    const auto journal = dir / "bt.db";
+    const auto r = run_ballast("backtest -q --json --config " + shell_quote((dir / "config.toml").string()) +
+                                   " --journal " + shell_quote(journal.string()),
+                               "trap '' XFSZ; ulimit -f 1024;");
+    INFO(r.output);
+    CHECK(r.exit_code == 74);
+    CHECK(r.output.find("ballast: journal ") != std::string::npos);
+    CHECK(r.output.find("\"cagr\"") == std::string::npos);  // no metrics from a journal cut short
+    SQLite::Database db(journal.string(), SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
+    CHECK(db.execAndGet("SELECT count(*) FROM orders WHERE status = 'intent'").getInt() == 0);
+    // Whole batches of 64 sessions were committed before the one that failed; none of it.
+    const int sessions = db.execAndGet("SELECT count(DISTINCT session_date) FROM job_runs").getInt();
+    CHECK(sessions > 0);
+    CHECK(sessions % 64 == 0);
+}
