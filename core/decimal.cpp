@@ -11,12 +11,6 @@ namespace {
 
 __extension__ typedef __int128 i128;  // g++ extension: exact 128-bit intermediates
 
-constexpr std::int64_t pow10(int n) {
-    std::int64_t p = 1;
-    for (int i = 0; i < n; ++i) p *= 10;
-    return p;
-}
-
 std::optional<std::int64_t> narrow(i128 v) {
     if (v > std::numeric_limits<std::int64_t>::max() || v < std::numeric_limits<std::int64_t>::min())
         return std::nullopt;
@@ -59,7 +53,7 @@ std::optional<Decimal> Decimal::parse(std::string_view text, bool round_excess) 
     }
     if (i != text.size() || (whole_digits == 0 && frac_digits == 0)) return std::nullopt;
     const int used = frac_digits < kScaleDigits ? frac_digits : kScaleDigits;
-    i128 raw = whole * kScale + frac * pow10(kScaleDigits - used);
+    i128 raw = whole * kScale + frac * detail::kPow10[kScaleDigits - used];
     if (round_up) ++raw;
     if (neg) raw = -raw;
     auto n = narrow(raw);
@@ -108,7 +102,7 @@ std::string Decimal::to_string_fixed(int digits) const {
     char* const end = buf + sizeof buf;
     char* p = end;
     if (digits > 0) {
-        std::uint64_t frac = a % static_cast<std::uint64_t>(kScale) / static_cast<std::uint64_t>(pow10(kScaleDigits - digits));
+        std::uint64_t frac = a % static_cast<std::uint64_t>(kScale) / static_cast<std::uint64_t>(detail::kPow10[kScaleDigits - digits]);
         for (int i = 0; i < digits; ++i, frac /= 10) *--p = static_cast<char>('0' + frac % 10);
         *--p = '.';
     }

@@ -375,7 +375,6 @@ ChainJobs::Series& ChainJobs::series(const core::Symbol& symbol) {
 }
 
 void ChainJobs::remember(Series& s, const core::Bar& b) {
-    s.priced_on.reset();
     const double close = core::valuation_close(b, config_.sim.price_field);
     if (s.dates.empty() || s.dates.back() < b.date) {
         s.dates.push_back(b.date);
@@ -404,15 +403,8 @@ core::Date ChainJobs::data_date(core::Date session) const {
 }
 
 std::optional<Decimal> ChainJobs::valuation_price(const core::Symbol& symbol, core::Date date) {
-    Series& s = series(symbol);
-    if (s.priced_on == date) return s.price;  // every session values each holding again
-    const auto close = close_on(s, date);
-    const auto price = close ? core::to_price(*close) : std::nullopt;
-    if (price) {
-        s.priced_on = date;
-        s.price = *price;
-    }
-    return price;
+    const auto close = close_on(series(symbol), date);
+    return close ? core::to_price(*close) : std::nullopt;
 }
 
 core::Prices ChainJobs::session_prices(core::Date session, const core::AccountState& account) {

@@ -109,8 +109,6 @@ private:
         core::Symbol symbol;
         std::vector<core::Date> dates;
         std::vector<double> closes;  // valuation closes (config.sim.price_field)
-        std::optional<core::Date> priced_on;  // valuation_price() of that date, kept
-        core::Decimal price;
     };
     Series& series(const core::Symbol& symbol);
     // Adds (or replaces) the bar's close in its symbol's series `s`.

@@ -28,13 +28,35 @@ core::Bar bar(const char* sym, const char* date, double p) {
     return {sym, day(date), p, p + 1, p - 1, p, p, 1000};
 }
 
+// A broker that passes every call to another; the fakes below override what they change.
+class ForwardingBroker : public broker::Broker {
+public:
+    explicit ForwardingBroker(broker::Broker& inner) : inner_(inner) {}
+    awaitable<broker::Result<core::AccountState>> account() override { co_return co_await inner_.account(); }
+    awaitable<broker::Result<broker::OrderUpdate>> submit(const broker::OrderRequest& order) override {
+        co_return co_await inner_.submit(order);
+    }
+    awaitable<broker::Result<broker::OrderUpdate>> order_by_client_id(const std::string& id) override {
+        co_return co_await inner_.order_by_client_id(id);
+    }
+    awaitable<broker::Result<broker::OrderUpdate>> cancel(const std::string& id) override {
+        co_return co_await inner_.cancel(id);
+    }
+    awaitable<broker::Result<bool>> fills_now() override { co_return co_await inner_.fills_now(); }
+    awaitable<broker::Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) override {
+        co_return co_await inner_.latest_prices(symbols);
+    }
+
+protected:
+    broker::Broker& inner_;
+};
+
 // Delegates to the sim broker, but fails submits of one side in a chosen way.
-class FaultyBroker final : public broker::Broker {
+class FaultyBroker final : public ForwardingBroker {
 public:
     FaultyBroker(broker::Broker& inner, core::Side side, broker::BrokerError::Kind kind)
-        : inner_(inner), side_(side), kind_(kind) {}
+        : ForwardingBroker(inner), side_(side), kind_(kind) {}
     int submits = 0;
-    awaitable<broker::Result<core::AccountState>> account() override { co_return co_await inner_.account(); }
     awaitable<broker::Result<broker::OrderUpdate>> submit(const broker::OrderRequest& order) override {
         ++submits;
         if (order.side == side_ && on_submit) on_submit();
@@ -47,20 +69,9 @@ public:
     }
     bool place_anyway = false;
     std::function<void()> on_submit;
-    awaitable<broker::Result<broker::OrderUpdate>> order_by_client_id(const std::string& id) override {
-        co_return co_await inner_.order_by_client_id(id);
-    }
-    awaitable<broker::Result<broker::OrderUpdate>> cancel(const std::string& id) override {
-        co_return co_await inner_.cancel(id);
-    }
-    awaitable<broker::Result<bool>> fills_now() override { co_return co_await inner_.fills_now(); }
-    awaitable<broker::Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) override {
-        co_return co_await inner_.latest_prices(symbols);
-    }
     bool active = true;
 
 private:
-    broker::Broker& inner_;
     core::Side side_;
     broker::BrokerError::Kind kind_;
 };
@@ -86,9 +97,9 @@ private:
 };
 
 // The sim broker with its positions listed backwards (a venue need not sort them).
-class ReversedBroker final : public broker::Broker {
+class ReversedBroker final : public ForwardingBroker {
 public:
-    explicit ReversedBroker(broker::Broker& inner) : inner_(inner) {}
+    using ForwardingBroker::ForwardingBroker;
     awaitable<broker::Result<core::AccountState>> account() override {
         auto a = co_await inner_.account();
         if (!a) co_return a;
@@ -96,22 +107,6 @@ public:
         std::reverse(reversed.positions.begin(), reversed.positions.end());
         co_return reversed;
     }
-    awaitable<broker::Result<broker::OrderUpdate>> submit(const broker::OrderRequest& order) override {
-        co_return co_await inner_.submit(order);
-    }
-    awaitable<broker::Result<broker::OrderUpdate>> order_by_client_id(const std::string& id) override {
-        co_return co_await inner_.order_by_client_id(id);
-    }
-    awaitable<broker::Result<broker::OrderUpdate>> cancel(const std::string& id) override {
-        co_return co_await inner_.cancel(id);
-    }
-    awaitable<broker::Result<bool>> fills_now() override { co_return co_await inner_.fills_now(); }
-    awaitable<broker::Result<core::Prices>> latest_prices(const std::vector<core::Symbol>& symbols) override {
-        co_return co_await inner_.latest_prices(symbols);
-    }
-
-private:
-    broker::Broker& inner_;
 };
 
 struct Fixture {

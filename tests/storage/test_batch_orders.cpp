@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "storage/journal.hpp"
+#include "../support/journal_text.hpp"
 #include "../support/temp_dir.hpp"
 
 using namespace ballast;
@@ -28,15 +29,8 @@ namespace {
 
 Decimal dec(const char* text) { return *Decimal::parse(text); }
 Date day(unsigned d) { return Date::from_ymd(2024, 3, d); }
-std::string text(const std::optional<Decimal>& d) { return d ? d->to_string() : "none"; }
-
-std::string render(const storage::OrderRow& o) {
-    std::ostringstream out;
-    out << o.id << "/" << o.client_order_id << "/" << o.broker_order_id << "/" << o.session.to_string() << "/" << o.leg
-        << "/" << o.symbol << "/" << core::to_string(o.side) << "/" << o.qty.to_string() << "/"
-        << o.filled_qty.to_string() << "/" << text(o.filled_avg_price) << "/" << o.status << "/" << o.job_run_id;
-    return out.str();
-}
+using ballast::test::render;
+using ballast::test::text;
 
 // Every order read the jobs make, as one text.
 std::string reads(Journal& j) {
