@@ -277,7 +277,7 @@ std::unique_ptr<storage::Journal> scratch_journal(bool transient, fs::path& file
     const fs::path dir = fs::temp_directory_path(ec);
     file = dir / ("ballast-backtest-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".db");
     remove_journal_files(file);
-    return storage::Journal::open(file);
+    return storage::Journal::open_write_behind(file);
 }
 
 struct ScratchJournal {
@@ -328,6 +328,7 @@ int run_one(const Config& config, const std::shared_ptr<broker::SimMarket>& mark
         scheduler.flush();
     });
     runs.finish_run(run_id, out.failed_sessions == 0 ? "succeeded" : "failed", now_utc_text());
+    journal.sync();  // a journal file written behind: all of it on file, or its error
     out.stats = jobs.stats();
     measure(journal, config.sim.slippage_bps, out);
     return kExitOk;
@@ -593,7 +594,7 @@ int cmd_backtest(const BacktestOptions& o) {
         try {
             if (o.journal) {
                 remove_journal_files(*o.journal);
-                scratch.journal = storage::Journal::open(*o.journal);
+                scratch.journal = storage::Journal::open_write_behind(*o.journal);
             } else {
                 scratch.journal = scratch_journal(o.no_journal, scratch.file);
             }

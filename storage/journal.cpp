@@ -19,6 +19,7 @@
 #include "storage/detail/memory_store.hpp"
 #include "storage/detail/pending_orders.hpp"
 #include "storage/detail/sql.hpp"
+#include "storage/detail/writer.hpp"
 
 namespace ballast::storage {
 
@@ -53,6 +54,50 @@ std::unique_ptr<Journal> Journal::transient() {
     std::unique_ptr<Journal> journal(new Journal(":transient:", nullptr));
     journal->memory_ = std::make_unique<detail::MemoryStore>();
     return journal;
+}
+
+std::unique_ptr<Journal> Journal::open_write_behind(const fs::path& path) {
+    auto file = open(path);
+    try {
+        // Memory starts empty, so the file must be as empty for its reads to be the same.
+        if (file->db().execAndGet("SELECT EXISTS (SELECT 1 FROM runs)").getInt() != 0)
+            throw JournalError(JournalError::Kind::constraint,
+                               "journal " + path.string() + " already holds runs; a journal written behind must be new");
+    } catch (const SQLite::Exception& e) {
+        throw wrap(path, "cannot read the runs", e);
+    }
+    std::unique_ptr<Journal> journal(new Journal(path, nullptr));
+    journal->memory_ = std::make_unique<detail::MemoryStore>();
+    journal->writer_ = std::make_unique<detail::Writer>(std::move(file));
+    return journal;
+}
+
+namespace {
+
+// What a write-behind journal throws once its file refused a write.
+JournalError writer_refused(const fs::path& path, const std::string& what, const JournalError& failure) {
+    return JournalError(failure.kind(), "journal " + path.string() + ": " + what +
+                                            ": refused: the journal file refused an earlier write (" + failure.what() +
+                                            ")");
+}
+
+}  // namespace
+
+void Journal::sync() {
+    if (!writer_) return;
+    writer_->wait_idle();
+    if (auto failure = writer_->failure()) throw *failure;
+}
+
+void Journal::write_behind(std::function<void(Journal&)> write) {
+    if (behind_depth_ > 0) {
+        held_.push_back(std::move(write));
+        return;
+    }
+    if (auto failure = writer_->failure()) throw writer_refused(path_, "cannot write", *failure);
+    std::vector<std::function<void(Journal&)>> unit;
+    unit.push_back(std::move(write));
+    writer_->submit(std::move(unit));
 }
 
 std::unique_ptr<Journal> Journal::open(const fs::path& path, const OpenOptions& options) {
@@ -185,6 +230,12 @@ JournalError Journal::refused(const std::string& what) const {
 }
 
 Transaction::Transaction(Journal& journal) : journal_(journal) {
+    if (journal_.writer_) {
+        // The memory side has no transactions; the outermost one collects the writes.
+        behind_ = true;
+        outer_ = journal_.behind_depth_++ == 0;
+        return;
+    }
     if (journal_.memory()) {
         done_ = true;  // nothing to commit or roll back
         return;
@@ -203,6 +254,12 @@ Transaction::Transaction(Journal& journal) : journal_(journal) {
 }
 
 Transaction::~Transaction() {
+    if (behind_) {
+        if (done_) return;
+        --journal_.behind_depth_;
+        if (outer_) journal_.held_.clear();  // never reaches the file
+        return;
+    }
     if (journal_.memory() || done_) return;
     // An abandoned transaction was rolled back when its write failed.
     if (!journal_.failed_write_) {
@@ -222,6 +279,18 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
+    if (behind_) {
+        if (done_) return;
+        if (outer_) {
+            if (auto failure = journal_.writer_->failure())
+                throw writer_refused(journal_.path(), "cannot commit", *failure);
+            journal_.writer_->submit(std::move(journal_.held_));
+            journal_.held_.clear();
+        }
+        --journal_.behind_depth_;
+        done_ = true;
+        return;
+    }
     if (journal_.memory()) return;
     if (journal_.failed_write_) throw journal_.refused("cannot commit");
     detail::settle(journal_);  // abandons the transaction if it fails

@@ -15,6 +15,7 @@
 // quantities, cash and notionals are exact decimal text (core::Decimal::to_string()).
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@ namespace detail {
 class StatementCache;
 struct MemoryStore;
 struct PendingOrders;
+class Writer;
 }
 
 class JournalError : public std::runtime_error {
@@ -71,6 +73,19 @@ public:
     // answers those reads as a journal holding the same writes would. Bars, signals,
     // position snapshots and health event details are not kept. path() is ":transient:".
     static std::unique_ptr<Journal> transient();
+    // A journal file written behind the process (`ballast backtest`'s journal): reads are
+    // answered from memory as by a transient journal, and every write is also handed, in
+    // order, to a writer thread that applies it to the file `path` (opened and migrated as
+    // by open()). A Transaction's writes reach the file as one transaction when the
+    // outermost commits, and not at all when it is destroyed without a commit. So the
+    // process and the file's SQLite work run on two cores, and the file ends up holding
+    // what the same writes would have left through open() (tests/storage compares the two).
+    // The file must hold no runs yet (a new journal), since memory starts empty: otherwise
+    // JournalError{constraint}. A write the file refuses stops the writer; commit() of the
+    // next Transaction, sync() and any write outside a Transaction then throw that
+    // JournalError (see detail::Writer). Destroying the journal waits for the writer to
+    // apply what was handed over; call sync() first to learn whether all of it reached the file.
+    static std::unique_ptr<Journal> open_write_behind(const std::filesystem::path& path);
     ~Journal();
     Journal(const Journal&) = delete;
     Journal& operator=(const Journal&) = delete;
@@ -84,7 +99,15 @@ public:
     std::string integrity_check();
 
     SQLite::Database& db() { return *db_; }  // for the repositories in this folder (not transient)
-    detail::MemoryStore* memory() { return memory_.get(); }  // non-null for a transient journal
+    detail::MemoryStore* memory() { return memory_.get(); }  // non-null for transient and write-behind journals
+    // Write-behind journals: waits until the writer has applied every write handed over and
+    // throws the JournalError of the first write the file refused, if any. A no-op for others.
+    void sync();
+    // For the repositories in this folder: whether writes are also handed to a writer
+    // thread (open_write_behind), and hand one over (held until the outermost Transaction
+    // commits, when one is open). Throws the writer's failure outside a Transaction.
+    bool writes_behind() const { return writer_ != nullptr; }
+    void write_behind(std::function<void(Journal&)> write);
     // Prepared statements kept for reuse (see detail::CachedStatement).
     detail::StatementCache& statements() { return *statements_; }
 
@@ -110,6 +133,10 @@ private:
     int transactions_ = 0;  // open Transactions (1 + savepoints inside it)
     std::optional<JournalError> failed_write_;
     std::unique_ptr<detail::PendingOrders> pending_orders_;
+    // Write-behind: the writer thread, the writes of the open Transaction, its depth.
+    std::vector<std::function<void(Journal&)>> held_;
+    int behind_depth_ = 0;
+    std::unique_ptr<detail::Writer> writer_;  // last: its thread stops before the rest goes
 };
 
 // An exclusive, advisory lock on a journal for the life of a process that trades from it
@@ -150,7 +177,10 @@ private:
 // OrderRepository::record_intent); a failure to write them counts as a failed write.
 // Outside a Transaction (the daemon, `once`, `run`) each write is its own transaction and
 // a failed one is undone alone. A transient journal has no transactions: this is a no-op
-// there, and each of its writes is all or nothing.
+// there, and each of its writes is all or nothing. On a write-behind journal the memory
+// side is as transient; the writes of the outermost Transaction are handed to the file as
+// one unit when it commits (dropped if it does not), and commit() first throws the
+// writer's failure, if the file refused an earlier write.
 class Transaction {
 public:
     explicit Transaction(Journal& journal);
@@ -164,6 +194,7 @@ private:
     Journal& journal_;
     bool outer_ = true;
     bool done_ = false;
+    bool behind_ = false;  // on a write-behind journal
 };
 
 // ---- bars -------------------------------------------------------------------------

@@ -32,6 +32,21 @@ void expect_one_change(const Journal& j, int changed, const char* table, std::in
     if (changed != 1) throw constraint_error(j, std::string("no row with id ") + std::to_string(id) + " in " + table);
 }
 
+// On a write-behind journal (Journal::open_write_behind), a write done to memory is handed
+// to the writer thread as the same call on the file. A call that returns an id must
+// return the one memory gave, or the file is out of step with what the process read.
+template <class F>
+void behind(Journal& j, F&& write) {
+    if (j.writes_behind()) j.write_behind(std::forward<F>(write));
+}
+
+void same_id(const Journal& file, const char* table, std::int64_t expected, std::int64_t got) {
+    if (got != expected)
+        throw JournalError(JournalError::Kind::constraint,
+                           "journal " + file.path().string() + ": a row of " + table + " took id " + std::to_string(got) +
+                               " where the process gave it " + std::to_string(expected));
+}
+
 // The statuses OrderRepository::non_terminal() leaves out.
 bool is_terminal_order_status(const std::string& s) {
     return s == "filled" || s == "canceled" || s == "expired" || s == "rejected" || s == "replaced" || s == "denied" ||
@@ -43,7 +58,10 @@ bool is_terminal_order_status(const std::string& s) {
 // ---- bars -------------------------------------------------------------------------
 
 void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string& source) {
-    if (j_.memory()) return;  // a transient journal keeps no bars
+    if (j_.memory()) {  // a transient journal keeps no bars
+        behind(j_, [=](Journal& f) { BarRepository(f).upsert(bars, source); });
+        return;
+    }
     guarded_write(j_, "cannot store bars", [&] {
         WriteScope scope(j_);
         detail::CachedStatement st(j_,
@@ -193,7 +211,13 @@ std::int64_t memory_job(Journal& j, std::int64_t run_id, core::Date session, con
 
 std::int64_t RunRepository::start_run(const std::string& command, const std::string& mode,
                                       const std::string& config_path, const std::string& started_at) {
-    if (auto* m = j_.memory()) return ++m->runs;
+    if (auto* m = j_.memory()) {
+        const auto id = ++m->runs;
+        behind(j_, [=](Journal& f) {
+            same_id(f, "runs", id, RunRepository(f).start_run(command, mode, config_path, started_at));
+        });
+        return id;
+    }
     return guarded_write(j_, "cannot record the run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO runs (command, mode, config_path, started_at, status)"
@@ -210,6 +234,7 @@ std::int64_t RunRepository::start_run(const std::string& command, const std::str
 void RunRepository::finish_run(std::int64_t run_id, const std::string& status, const std::string& finished_at) {
     if (auto* m = j_.memory()) {
         if (run_id < 1 || run_id > m->runs) expect_one_change(j_, 0, "runs", run_id);
+        behind(j_, [=](Journal& f) { RunRepository(f).finish_run(run_id, status, finished_at); });
         return;
     }
     guarded_write(j_, "cannot finish the run", [&] {
@@ -264,7 +289,13 @@ std::optional<JobRun> RunRepository::find_job(core::Date session, const std::str
 
 std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, const std::string& job,
                                       const std::string& started_at, bool dry_run) {
-    if (j_.memory()) return memory_job(j_, run_id, session, job, JobStatus::running, started_at, "", "", dry_run);
+    if (j_.memory()) {
+        const auto id = memory_job(j_, run_id, session, job, JobStatus::running, started_at, "", "", dry_run);
+        behind(j_, [=](Journal& f) {
+            same_id(f, "job_runs", id, RunRepository(f).start_job(run_id, session, job, started_at, dry_run));
+        });
+        return id;
+    }
     return guarded_write(j_, "cannot record the job run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, dry_run)"
@@ -294,6 +325,7 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
         r.finished_at = finished_at;
         r.error = error;
         r.detail = detail;
+        behind(j_, [=](Journal& f) { RunRepository(f).finish_job(job_run_id, status, finished_at, error, detail); });
         return;
     }
     guarded_write(j_, "cannot finish the job run", [&] {
@@ -311,7 +343,13 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
 
 std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
                                            const std::string& at, const std::string& reason, bool dry_run) {
-    if (j_.memory()) return memory_job(j_, run_id, session, job, JobStatus::skipped, at, at, reason, dry_run);
+    if (j_.memory()) {
+        const auto id = memory_job(j_, run_id, session, job, JobStatus::skipped, at, at, reason, dry_run);
+        behind(j_, [=](Journal& f) {
+            same_id(f, "job_runs", id, RunRepository(f).record_skipped(run_id, session, job, at, reason, dry_run));
+        });
+        return id;
+    }
     return guarded_write(j_, "cannot record the skipped job", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, finished_at, error, dry_run)"
@@ -342,6 +380,7 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
                 r.error = reason;
                 ++n;
             }
+        behind(j_, [=](Journal& f) { RunRepository(f).fail_orphans(at, reason, before); });
         return n;
     }
     return guarded_write(j_, "cannot fail orphaned job runs", [&] {
@@ -473,7 +512,10 @@ std::optional<core::Date> RunRepository::latest_session() {
 
 void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const std::map<core::Symbol, double>& signals) {
-    if (j_.memory()) return;  // not kept
+    if (j_.memory()) {  // not kept
+        behind(j_, [=](Journal& f) { SignalRepository(f).save_signals(job_run_id, session, strategy, signals); });
+        return;
+    }
     guarded_write(j_, "cannot store signals", [&] {
         static const detail::RowsInsert insert("INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
                                                " VALUES ",
@@ -504,6 +546,7 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
         auto& saved = m->targets[session];  // an upsert per symbol, as the SQL
         if (saved.empty()) saved = targets;
         else for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
+        behind(j_, [=](Journal& f) { SignalRepository(f).save_targets(job_run_id, session, strategy, targets); });
         return;
     }
     guarded_write(j_, "cannot store targets", [&] {
@@ -553,6 +596,7 @@ core::Weights SignalRepository::targets_for(core::Date session) {
 void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDecisionRow& row) {
     if (auto* m = j_.memory()) {
         m->decisions[row.session] = row.rebalance;
+        behind(j_, [=](Journal& f) { SignalRepository(f).save_decision(job_run_id, row); });
         return;
     }
     guarded_write(j_, "cannot store the rebalance decision", [&] {
@@ -675,7 +719,9 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
         m->orders.push_back(std::move(o));
         m->order_by_client_id.insert(m->orders.back().client_order_id, index);
         m->order_commission.emplace_back();
-        return m->orders.back().id;
+        const auto id = m->orders.back().id;
+        behind(j_, [=](Journal& f) { same_id(f, "orders", id, OrderRepository(f).record_intent(intent)); });
+        return id;
     }
     if (j_.in_transaction()) {
         // Kept back (see the header): written with its answers before anything else uses the journal.
@@ -776,6 +822,7 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
         if (is_terminal_order_status(o.status)) m->open.erase(index);
         else m->open.insert(index);
         if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
+        behind(j_, [=](Journal& f) { OrderRepository(f).append_events(order_id, events, broker_order_id); });
         return;
     }
     if (j_.in_transaction() && j_.pending_orders().find(order_id)) {
@@ -908,6 +955,7 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
     if (auto* m = j_.memory()) {
         m->equity[snapshot.session] = snapshot.equity;
         if (!m->latest_snapshot || m->latest_snapshot->session <= snapshot.session) m->latest_snapshot = snapshot;
+        behind(j_, [=](Journal& f) { EquityRepository(f).save(snapshot); });
         return;
     }
     guarded_write(j_, "cannot store the equity snapshot", [&] {
@@ -997,6 +1045,7 @@ void HealthRepository::record(const std::string& at, const std::string& componen
                               const std::string& detail) {
     if (auto* m = j_.memory()) {
         ++m->health_counts[kind];
+        behind(j_, [=](Journal& f) { HealthRepository(f).record(at, component, kind, detail); });
         return;
     }
     guarded_write(j_, "cannot record the health event", [&] {
@@ -1028,6 +1077,7 @@ std::int64_t HealthRepository::count(const std::string& kind) {
 void ControlRepository::set_halt(const std::string& reason, const std::string& at, const std::string& by) {
     if (auto* m = j_.memory()) {
         m->halt = Halt{reason, at, by};
+        behind(j_, [=](Journal& f) { ControlRepository(f).set_halt(reason, at, by); });
         return;
     }
     guarded_write(j_, "cannot set the halt", [&] {
@@ -1054,6 +1104,7 @@ void ControlRepository::set_halt(const std::string& reason, const std::string& a
 void ControlRepository::clear_halt(const std::string& at, const std::string& by) {
     if (auto* m = j_.memory()) {
         m->halt.reset();
+        behind(j_, [=](Journal& f) { ControlRepository(f).clear_halt(at, by); });
         return;
     }
     guarded_write(j_, "cannot clear the halt", [&] {
