@@ -2,7 +2,13 @@
 // points) must answer every read the jobs and the scheduler make exactly as a SQLite
 // journal holding the same writes does. One script of writes runs against both; after
 // every step, every read is rendered as text and the two texts must be equal.
+// A journal written behind (Journal::open_write_behind, `ballast backtest`'s journal file)
+// answers as a transient one and must leave in its file the rows a journal file written
+// directly holds, batches, failures and all.
 #include <catch2/catch.hpp>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 
 #include <functional>
 #include <sstream>
@@ -11,12 +17,15 @@
 
 #include "storage/journal.hpp"
 #include "../support/journal_text.hpp"
+#include "../support/temp_dir.hpp"
 
 using namespace ballast;
 using core::Date;
 using core::Decimal;
 using storage::Journal;
 using storage::JobStatus;
+using storage::JournalError;
+using ballast::test::TempDir;
 
 namespace {
 
@@ -82,10 +91,31 @@ storage::OrderIntent intent(const char* id, std::int64_t job_run, int session, i
     return {id, job_run, day(session), leg, symbol, side, dec(qty), dec("100"), dec(qty) * dec("100"), "r", "t", "risk ok"};
 }
 
-}  // namespace
+// Every row of every table of a journal file, ids included.
+std::string dump(const std::filesystem::path& file) {
+    SQLite::Database db(file, SQLite::OPEN_READONLY);
+    std::ostringstream out;
+    for (const char* table : {"runs", "job_runs", "signals", "targets", "rebalance_decisions", "orders", "order_events",
+                              "equity_snapshots", "position_snapshots", "health_events", "control_flags",
+                              "control_events", "bars"}) {
+        SQLite::Statement st(db, std::string("SELECT * FROM ") + table + " ORDER BY 1, 2, 3");
+        while (st.executeStep()) {
+            out << table;
+            for (int c = 0; c < st.getColumnCount(); ++c) out << "|" << st.getColumn(c).getString();
+            out << "\n";
+        }
+    }
+    return out.str();
+}
 
-TEST_CASE("a transient journal answers every read as a SQLite journal with the same writes", "[storage][transient]") {
-    const std::vector<Step> steps{
+std::size_t rows(const std::filesystem::path& file, const char* table) {
+    SQLite::Database db(file, SQLite::OPEN_READONLY);
+    return static_cast<std::size_t>(db.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64());
+}
+
+// One script of writes reaching every kind of answer (shared with test_write_behind.cpp).
+std::vector<Step> script() {
+    return {
         [](Journal& j) { storage::RunRepository(j).start_run("backtest", "sim", "c.toml", "t0"); },
         [](Journal& j) { storage::RunRepository(j).start_job(1, day(1), "data-update", "t1"); },
         [](Journal& j) { storage::RunRepository(j).finish_job(1, JobStatus::succeeded, "t2", "", "stored"); },
@@ -131,7 +161,16 @@ TEST_CASE("a transient journal answers every read as a SQLite journal with the s
         [](Journal& j) { storage::RunRepository(j).fail_orphans("t17", "crashed", day(5)); },
         [](Journal& j) { storage::ControlRepository(j).clear_halt("t18", "operator"); },
         [](Journal& j) { storage::RunRepository(j).finish_run(1, "succeeded", "t19"); },
+        // Rows that only a journal file keeps.
+        [](Journal& j) { storage::SignalRepository(j).save_signals(7, day(4), "s", {{"A", 0.5}, {"B", -1.0}}); },
+        [](Journal& j) { storage::BarRepository(j).upsert({core::Bar{"A", day(4), 1, 2, 0.5, 1.5, 1.5, 10}}, "test"); },
     };
+}
+
+}  // namespace
+
+TEST_CASE("a transient journal answers every read as a SQLite journal with the same writes", "[storage][transient]") {
+    const auto steps = script();
     auto sql = Journal::open(":memory:");
     auto memory = Journal::transient();
     CHECK(memory->path() == ":transient:");
@@ -179,4 +218,127 @@ TEST_CASE("a transient journal keeps no bars and writes no file", "[storage][tra
     CHECK(j->schema_version() == Journal::latest_version());
     storage::Transaction tx(*j);
     tx.commit();
+}
+
+TEST_CASE("a journal written behind reads as a transient one and lands the rows a journal file holds",
+          "[storage][write-behind]") {
+    const auto steps = script();
+    TempDir dir;
+    auto plain = Journal::open(dir.file("plain.db"));
+    auto behind = Journal::open_write_behind(dir.file("behind.db"));
+    CHECK(behind->path() == dir.file("behind.db"));
+    // Steps 10..24 as one batch (a replay's), with a nested Transaction committed inside it;
+    // the rest each on its own.
+    std::unique_ptr<storage::Transaction> plain_tx, behind_tx;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        INFO("after step " << i + 1);
+        if (i == 10) {
+            plain_tx = std::make_unique<storage::Transaction>(*plain);
+            behind_tx = std::make_unique<storage::Transaction>(*behind);
+        }
+        if (i == 15) {
+            storage::Transaction a(*plain), b(*behind);
+            steps[i](*plain);
+            steps[i](*behind);
+            a.commit();
+            b.commit();
+        } else {
+            steps[i](*plain);
+            steps[i](*behind);
+        }
+        if (i == 24) {
+            plain_tx->commit();
+            behind_tx->commit();
+            plain_tx.reset();
+            behind_tx.reset();
+        }
+        REQUIRE(reads(*plain) == reads(*behind));
+    }
+    behind->sync();
+    const auto expected = dump(dir.file("plain.db"));
+    CHECK(expected.find("signals|7|2024-03-04|s|B|-1") != std::string::npos);
+    CHECK(expected.find("bars|A|2024-03-04") != std::string::npos);
+    CHECK(expected.find("position_snapshots|") != std::string::npos);
+    CHECK(dump(dir.file("behind.db")) == expected);
+    // And once the journal is gone, the file is whole.
+    behind.reset();
+    CHECK(dump(dir.file("behind.db")) == expected);
+    CHECK(Journal::open(dir.file("behind.db"))->integrity_check() == "ok");
+}
+
+TEST_CASE("a write the file refuses stops a journal written behind with that write's error",
+          "[storage][write-behind]") {
+    TempDir dir;
+    const auto file = dir.file("behind.db");
+    auto j = Journal::open_write_behind(file);
+    storage::RunRepository(*j).start_run("backtest", "sim", "c.toml", "t0");
+    storage::RunRepository(*j).start_job(1, day(1), "rebalance", "t1");
+    storage::SignalRepository signals(*j);
+    {
+        storage::Transaction tx(*j);
+        signals.save_targets(1, day(1), "s", {{"A", dec("1")}});
+        tx.commit();
+    }
+    {
+        // Memory keeps no foreign keys; the file refuses targets of a job run it does not hold.
+        storage::Transaction tx(*j);
+        signals.save_targets(1, day(2), "s", {{"A", dec("1")}});
+        signals.save_targets(99, day(2), "s", {{"B", dec("1")}});
+        tx.commit();  // handed over; the writer has not seen it yet
+    }
+    try {
+        j->sync();
+        FAIL("sync() did not throw");
+    } catch (const JournalError& e) {
+        CHECK(e.kind() == JournalError::Kind::constraint);
+        CHECK_THAT(e.what(), Catch::Contains(file.string()) && Catch::Contains("FOREIGN KEY"));
+    }
+    // From then on: the next commit, a write outside a Transaction, sync.
+    {
+        storage::Transaction tx(*j);
+        signals.save_targets(1, day(3), "s", {{"A", dec("1")}});
+        CHECK_THROWS_WITH(tx.commit(), Catch::Contains("cannot commit: refused: the journal file refused an earlier "
+                                                       "write") &&
+                                           Catch::Contains("FOREIGN KEY"));
+    }
+    CHECK_THROWS_AS(storage::HealthRepository(*j).record("t", "test", "note", ""), JournalError);
+    CHECK_THROWS_AS(j->sync(), JournalError);
+    j.reset();
+    // The file holds the batch before the failure, and nothing of it or after.
+    CHECK(rows(file, "targets") == 1);
+    CHECK(rows(file, "job_runs") == 1);
+    CHECK(rows(file, "health_events") == 0);
+    CHECK(Journal::open(file)->integrity_check() == "ok");
+}
+
+TEST_CASE("a journal written behind drops a batch that is not committed", "[storage][write-behind]") {
+    TempDir dir;
+    const auto file = dir.file("behind.db");
+    auto j = Journal::open_write_behind(file);
+    storage::RunRepository(*j).start_run("backtest", "sim", "c.toml", "t0");
+    storage::RunRepository(*j).start_job(1, day(1), "rebalance", "t1");
+    {
+        storage::Transaction tx(*j);
+        storage::SignalRepository(*j).save_targets(1, day(1), "s", {{"A", dec("1")}});
+        storage::Transaction nested(*j);  // destroyed without a commit: memory keeps its write, as transient
+        storage::HealthRepository(*j).record("t", "test", "note", "");
+    }
+    {
+        storage::Transaction tx(*j);
+        storage::SignalRepository(*j).save_decision(1, {day(1), true, "calendar", 0, ""});
+        tx.commit();
+    }
+    j.reset();  // no sync(): destroying it still applies what was handed over
+    CHECK(rows(file, "targets") == 0);
+    CHECK(rows(file, "health_events") == 0);
+    CHECK(rows(file, "rebalance_decisions") == 1);
+}
+
+TEST_CASE("only a new journal is written behind", "[storage][write-behind]") {
+    TempDir dir;
+    const auto file = dir.file("used.db");
+    storage::RunRepository(*Journal::open(file)).start_run("run", "sim", "c.toml", "t0");
+    CHECK_THROWS_WITH(Journal::open_write_behind(file),
+                      Catch::Contains(file.string()) && Catch::Contains("already holds runs"));
+    CHECK_THROWS_AS(Journal::open_write_behind(dir.file("no-such-dir/x.db")), JournalError);
 }
