@@ -18,17 +18,20 @@ Writer::~Writer() {
 
 void Writer::submit(Unit unit) {
     if (unit.empty()) return;
+    std::vector<Unit> applied;
     std::unique_lock lock(mutex_);
     drained_.wait(lock, [&] { return queue_.size() < kMaxQueued || failure_; });
-    if (failure_) return;  // dropped: nothing reaches the file after a refused write
-    queue_.push_back(std::move(unit));
+    applied.swap(applied_);
+    if (!failure_) queue_.push_back(std::move(unit));  // else dropped: nothing reaches the file after a refused write
     lock.unlock();
     wake_.notify_one();
-}
+}  // `unit` (if dropped) and the applied units are freed here, on the caller's thread
 
 void Writer::wait_idle() {
+    std::vector<Unit> applied;
     std::unique_lock lock(mutex_);
     drained_.wait(lock, [&] { return queue_.empty() && !busy_; });
+    applied.swap(applied_);
 }
 
 std::optional<JournalError> Writer::failure() const {
@@ -46,8 +49,8 @@ void Writer::run() {
         busy_ = true;
         lock.unlock();
         apply(unit);
-        unit.clear();  // the captured rows are freed here, not under the lock
         lock.lock();
+        applied_.push_back(std::move(unit));
         busy_ = false;
         drained_.notify_all();
     }

@@ -56,6 +56,9 @@ private:
     std::condition_variable wake_;   // the thread: work or stop
     std::condition_variable drained_;  // submitters and wait_idle: room or idle
     std::deque<Unit> queue_;
+    // Units applied, handed back to be freed by the thread that made them (submit,
+    // wait_idle): freeing another thread's allocations contends for its malloc arena.
+    std::vector<Unit> applied_;
     bool busy_ = false;  // the thread is applying a unit taken off the queue
     bool stop_ = false;
     std::optional<JournalError> failure_;
