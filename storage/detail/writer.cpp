@@ -44,42 +44,57 @@ void Writer::run() {
     for (;;) {
         wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything handed over is done
-        Unit unit = std::move(queue_.front());
-        queue_.pop_front();
+        // Everything queued behind: applied together (see apply).
+        std::vector<Unit> units;
+        while (!queue_.empty()) {
+            units.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
         busy_ = true;
+        drained_.notify_all();  // room in the queue again
         lock.unlock();
-        apply(unit);
+        auto failed = apply(units);
         lock.lock();
-        applied_.push_back(std::move(unit));
+        for (auto& unit : units) applied_.push_back(std::move(unit));
+        if (failed) {
+            failure_ = std::move(failed);
+            for (auto& unit : queue_) applied_.push_back(std::move(unit));
+            queue_.clear();
+        }
         busy_ = false;
         drained_.notify_all();
     }
 }
 
-void Writer::apply(Unit& unit) {
-    if (failure()) return;
-    std::optional<JournalError> failed;
-    try {
-        // One write is all or nothing by itself; several are one batch.
-        if (unit.size() == 1) {
-            unit.front()(*file_);
-        } else {
-            Transaction tx(*file_);
-            for (auto& write : unit) write(*file_);
-            tx.commit();
+std::optional<JournalError> Writer::apply(std::vector<Unit>& units) {
+    const auto attempt = [&](std::size_t first, std::size_t last) -> std::optional<JournalError> {
+        try {
+            // One write is all or nothing by itself; anything more is one transaction.
+            if (last - first == 1 && units[first].size() == 1) {
+                units[first].front()(*file_);
+            } else {
+                Transaction tx(*file_);
+                for (std::size_t u = first; u < last; ++u)
+                    for (auto& write : units[u]) write(*file_);
+                tx.commit();
+            }
+            return std::nullopt;
+        } catch (const JournalError& e) {
+            return e;
+        } catch (const std::exception& e) {
+            return JournalError(JournalError::Kind::io, "journal " + file_->path().string() + ": " + e.what());
+        } catch (...) {
+            return JournalError(JournalError::Kind::io, "journal " + file_->path().string() + ": a write failed");
         }
-    } catch (const JournalError& e) {
-        failed = e;
-    } catch (const std::exception& e) {
-        failed = JournalError(JournalError::Kind::io, "journal " + file_->path().string() + ": " + e.what());
-    } catch (...) {
-        failed = JournalError(JournalError::Kind::io, "journal " + file_->path().string() + ": a write failed");
-    }
-    if (!failed) return;
-    std::lock_guard lock(mutex_);
-    failure_ = std::move(failed);
-    queue_.clear();
-    drained_.notify_all();
+    };
+    // Several units queued behind: one transaction for all of them (a commit writes every
+    // page it changed, so fewer commits write less). If it fails, nothing of it is on file:
+    // the units are then applied again one by one, so that each one before the failing one
+    // is committed as it would have been, and the failure is the failing unit's own.
+    if (units.size() > 1 && !attempt(0, units.size())) return std::nullopt;
+    for (std::size_t u = 0; u < units.size(); ++u)
+        if (auto failed = attempt(u, u + 1)) return failed;
+    return std::nullopt;
 }
 
 }  // namespace ballast::storage::detail

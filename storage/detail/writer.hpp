@@ -6,6 +6,9 @@
 // Work arrives in units: one write made outside a Transaction, or every write of a
 // committed outermost Transaction (a replay's batch), which the writer applies inside one
 // storage::Transaction of the file. A unit either reaches the file whole or not at all.
+// Units queued behind the writer are applied together in one transaction (fewer commits);
+// should that fail, they are applied again one by one, so what reaches the file is the
+// same as unit by unit.
 // The first write the file refuses (an exception of any kind) rolls its unit back and
 // stops the writer: later units are dropped, and failure() names that write from then on.
 // The owner checks failure() at each commit and at sync(), so a replay stops with the
@@ -49,7 +52,9 @@ public:
 
 private:
     void run();
-    void apply(Unit& unit);
+    // Applies `units` in order; returns the failure of the first write the file refused
+    // (its unit rolled back, every unit before it committed), or nothing.
+    std::optional<JournalError> apply(std::vector<Unit>& units);
 
     std::unique_ptr<Journal> file_;
     mutable std::mutex mutex_;

@@ -7,7 +7,8 @@
 // --no-journal: one thread), against the floors; then the same universe end to end through the real command: CSV
 // files written to a temp directory and `ballast backtest --no-journal` timed as a process
 // (reading 2.5 million CSV rows included).
-//   ./build/release/tests/bench/bench_backtest [SYMBOLS [DAYS [file|memory|cli]]]   (default 500 5000, all)
+//   ./build/release/tests/bench/bench_backtest [SYMBOLS [DAYS [file|memory|cli [KEEP]]]]   (default 500 5000, all)
+// With `file KEEP`, the journal is kept at the path KEEP (e.g. for tests/bench/journal_bound.sh).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -153,6 +154,12 @@ int main(int argc, char** argv) {
     if (only.empty() || only == "memory") {
         const double t = run_once("", symbols, days, market, &orders);
         report("journal off (transient):", t, orders, !at_floor_size ? "" : t < 0.3 ? "(floor 0.3 s: met)" : "(floor 0.3 s: NOT met)");
+    }
+    if (argc > 4 && only == "file") {
+        const std::filesystem::path keep = argv[4];
+        for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(keep.string() + suffix);
+        std::filesystem::copy_file(file, keep);
+        std::printf("  journal kept at %s\n", keep.c_str());
     }
     for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(file.string() + suffix);
     if (only.empty() || only == "cli") {

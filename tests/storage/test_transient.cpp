@@ -11,6 +11,7 @@
 #include <SQLiteCpp/Statement.h>
 
 #include <functional>
+#include <future>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -341,4 +342,56 @@ TEST_CASE("only a new journal is written behind", "[storage][write-behind]") {
     CHECK_THROWS_WITH(Journal::open_write_behind(file),
                       Catch::Contains(file.string()) && Catch::Contains("already holds runs"));
     CHECK_THROWS_AS(Journal::open_write_behind(dir.file("no-such-dir/x.db")), JournalError);
+}
+
+TEST_CASE("batches queued behind the writer land as one by one, up to the one the file refuses",
+          "[storage][write-behind]") {
+    TempDir dir;
+    const auto file = dir.file("behind.db");
+    auto j = Journal::open_write_behind(file);
+    storage::RunRepository(*j).start_run("backtest", "sim", "c.toml", "t0");
+    storage::RunRepository(*j).start_job(1, day(1), "rebalance", "t1");
+    // The writer waits here until the four batches below are queued behind it, so it
+    // takes them together: one transaction, which fails on the third and is applied again
+    // batch by batch.
+    std::promise<void> open_gate;
+    std::shared_future<void> gate = open_gate.get_future().share();
+    j->write_behind([gate](Journal&) { gate.wait(); });
+    storage::SignalRepository signals(*j);
+    for (int b = 1; b <= 4; ++b) {
+        storage::Transaction tx(*j);
+        signals.save_targets(b == 3 ? 99 : 1, day(b), "s", {{"A", dec("0.5")}, {"B", dec("0.5")}});
+        storage::SignalRepository(*j).save_decision(1, {day(b), true, "calendar", 0, ""});
+        tx.commit();
+    }
+    open_gate.set_value();
+    CHECK_THROWS_WITH(j->sync(), Catch::Contains("FOREIGN KEY"));
+    j.reset();
+    CHECK(rows(file, "targets") == 4);  // batches 1 and 2, two rows each
+    CHECK(rows(file, "rebalance_decisions") == 2);
+    CHECK(rows(file, "job_runs") == 1);
+}
+
+TEST_CASE("batches queued behind the writer and applied together land as one by one", "[storage][write-behind]") {
+    TempDir dir;
+    auto plain = Journal::open(dir.file("plain.db"));
+    auto behind = Journal::open_write_behind(dir.file("behind.db"));
+    std::promise<void> open_gate;
+    std::shared_future<void> gate = open_gate.get_future().share();
+    behind->write_behind([gate](Journal&) { gate.wait(); });
+    const auto steps = script();
+    // Four batches of the script's steps, queued behind the waiting writer.
+    const std::size_t per = (steps.size() + 3) / 4;
+    for (std::size_t first = 0; first < steps.size(); first += per) {
+        storage::Transaction a(*plain), b(*behind);
+        for (std::size_t i = first; i < std::min(steps.size(), first + per); ++i) {
+            steps[i](*plain);
+            steps[i](*behind);
+        }
+        a.commit();
+        b.commit();
+    }
+    open_gate.set_value();
+    behind->sync();
+    CHECK(dump(dir.file("behind.db")) == dump(dir.file("plain.db")));
 }
