@@ -68,7 +68,12 @@ std::unique_ptr<Journal> Journal::open_write_behind(const fs::path& path) {
     }
     std::unique_ptr<Journal> journal(new Journal(path, nullptr));
     journal->memory_ = std::make_unique<detail::MemoryStore>();
-    journal->writer_ = std::make_unique<detail::Writer>(std::move(file));
+    try {
+        journal->writer_ = std::make_unique<detail::Writer>(std::move(file));
+    } catch (const std::system_error& e) {
+        throw JournalError(JournalError::Kind::io,
+                           "journal " + path.string() + ": cannot start its writer thread: " + e.what());
+    }
     return journal;
 }
 

@@ -64,30 +64,53 @@ void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string
     }
     guarded_write(j_, "cannot store bars", [&] {
         WriteScope scope(j_);
-        detail::CachedStatement st(j_,
-                             "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume, source)"
-                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                             " ON CONFLICT (symbol, date) DO UPDATE SET open = excluded.open,"
-                             " high = excluded.high, low = excluded.low, close = excluded.close,"
-                             " adj_close = excluded.adj_close, volume = excluded.volume, source = excluded.source");
-        // sqlite3_reset keeps bindings, so the source is bound once.
-        st.bindNoCopy(9, source);
-        for (const core::Bar& b : bars) {
-            const std::string date = b.date.to_string();
-            try {
-                st.bindNoCopy(1, b.symbol);
-                st.bindNoCopy(2, date);
-                st.bind(3, b.open);
-                st.bind(4, b.high);
-                st.bind(5, b.low);
-                st.bind(6, b.close);
-                st.bind(7, b.adj_close);
-                st.bind(8, b.volume);
-                st.exec();
-                st.reset();
-            } catch (const SQLite::Exception& e) {
-                throw detail::wrap(j_.path(), "cannot store the bar " + b.symbol + " " + date, e);
+        static constexpr std::string_view kUpsert =
+            " ON CONFLICT (symbol, date) DO UPDATE SET open = excluded.open,"
+            " high = excluded.high, low = excluded.low, close = excluded.close,"
+            " adj_close = excluded.adj_close, volume = excluded.volume, source = excluded.source";
+        static const detail::RowsInsert insert(
+            "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume, source) VALUES ",
+            "(#, #, #, #, #, #, #, #, ?1)", kUpsert);
+        try {
+            // 64 rows to a statement; a later row of the same symbol and date wins, as one by one.
+            detail::insert_rows(
+                j_, insert, bars, [&](auto& st) { st.bindNoCopy(1, source); },
+                [](auto& st, int at, const core::Bar& b, detail::KeptText& keep) {
+                    st.bindNoCopy(at, b.symbol);
+                    st.bindNoCopy(at + 1, keep(b.date.to_string()));
+                    st.bind(at + 2, b.open);
+                    st.bind(at + 3, b.high);
+                    st.bind(at + 4, b.low);
+                    st.bind(at + 5, b.close);
+                    st.bind(at + 6, b.adj_close);
+                    st.bind(at + 7, b.volume);
+                });
+        } catch (const SQLite::Exception& e) {
+            // A bar the schema refuses (its statement undone, the transaction intact): the
+            // bars again one by one (the ones stored already are stored the same again), so
+            // that the error names the bar.
+            if (e.getErrorCode() != SQLITE_CONSTRAINT) throw;
+            detail::CachedStatement st(j_, "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume,"
+                                           " source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" + std::string(kUpsert));
+            st.bindNoCopy(9, source);  // sqlite3_reset keeps bindings: bound once
+            for (const core::Bar& b : bars) {
+                const std::string date = b.date.to_string();
+                try {
+                    st.bindNoCopy(1, b.symbol);
+                    st.bindNoCopy(2, date);
+                    st.bind(3, b.open);
+                    st.bind(4, b.high);
+                    st.bind(5, b.low);
+                    st.bind(6, b.close);
+                    st.bind(7, b.adj_close);
+                    st.bind(8, b.volume);
+                    st.exec();
+                    st.reset();
+                } catch (const SQLite::Exception& refused) {
+                    throw detail::wrap(j_.path(), "cannot store the bar " + b.symbol + " " + date, refused);
+                }
             }
+            throw;  // refused as a batch but not one by one: should not happen; report it as it came
         }
         scope.commit();
     });

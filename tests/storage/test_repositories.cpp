@@ -129,6 +129,35 @@ TEST_CASE_METHOD(Fixture, "a bulk upsert stores every bar in one go", "[storage]
     CHECK(back[1].close == many[7 * 5'000 + 11].close);
 }
 
+TEST_CASE_METHOD(Fixture, "a bulk upsert names the bar it cannot store and keeps the last of repeated bars",
+                 "[storage][repo]") {
+    // The bars go to SQLite many to a statement: a refused bar in a later statement still
+    // fails the whole call and is named, and a bar repeated in the same call (in one
+    // statement or across two) is stored as its last copy, as one by one.
+    storage::BarRepository bars(*j);
+    std::vector<core::Bar> many;
+    for (int d = 0; d < 150; ++d) many.push_back(bar("AAA", Date::from_days(20'000 + d), 100 + d));
+    auto bad = many;
+    bad[130].close = 0;
+    try {
+        bars.upsert(bad, "bulk");
+        FAIL("expected a constraint error");
+    } catch (const JournalError& e) {
+        CHECK(e.kind() == JournalError::Kind::constraint);
+        CHECK_THAT(e.what(), Catch::Contains("cannot store the bar AAA " + bad[130].date.to_string()));
+    }
+    CHECK(bars.count() == 0);
+    auto repeated = many;
+    repeated.push_back(bar("AAA", many[3].date, 7));    // a later statement
+    repeated.push_back(bar("AAA", many[149].date, 8));  // the same statement as its first copy
+    repeated.push_back(bar("AAA", many[149].date, 9));
+    bars.upsert(repeated, "bulk");
+    CHECK(bars.count() == 150);
+    CHECK(bars.range("AAA", many[3].date, many[3].date).at(0).close == 7);
+    CHECK(bars.range("AAA", many[149].date, many[149].date).at(0).close == 9);
+    CHECK(bars.range("AAA", many[4].date, many[4].date).at(0).close == 104);
+}
+
 TEST_CASE_METHOD(Fixture, "job runs: uniqueness, finish, skipped, orphans", "[storage][repo]") {
     storage::RunRepository runs(*j);
     const Date s = day(2025, 3, 6);
