@@ -57,15 +57,12 @@ std::unique_ptr<Journal> Journal::transient() {
 }
 
 std::unique_ptr<Journal> Journal::open_write_behind(const fs::path& path) {
+    // Memory starts empty, so the file must too for its reads to be the same.
+    std::error_code ec;
+    if (fs::exists(path, ec) || ec)
+        throw JournalError(JournalError::Kind::constraint,
+                           "journal " + path.string() + " already exists; a journal written behind must be new");
     auto file = open(path);
-    try {
-        // Memory starts empty, so the file must be as empty for its reads to be the same.
-        if (file->db().execAndGet("SELECT EXISTS (SELECT 1 FROM runs)").getInt() != 0)
-            throw JournalError(JournalError::Kind::constraint,
-                               "journal " + path.string() + " already holds runs; a journal written behind must be new");
-    } catch (const SQLite::Exception& e) {
-        throw wrap(path, "cannot read the runs", e);
-    }
     std::unique_ptr<Journal> journal(new Journal(path, nullptr));
     journal->memory_ = std::make_unique<detail::MemoryStore>();
     try {
@@ -92,17 +89,49 @@ void Journal::sync() {
     if (!writer_) return;
     writer_->wait_idle();
     if (auto failure = writer_->failure()) throw *failure;
+    if (behind_failure_) throw behind_refused("cannot complete the journal file");
 }
 
 void Journal::write_behind(std::function<void(Journal&)> write) {
-    if (behind_depth_ > 0) {
-        held_.push_back(std::move(write));
-        return;
+    try {
+        if (behind_depth_ > 0) {
+            held_.push_back(std::move(write));
+            return;
+        }
+        if (auto failure = writer_->failure()) throw writer_refused(path_, "cannot write", *failure);
+        std::vector<std::function<void(Journal&)>> unit;
+        unit.push_back(std::move(write));
+        writer_->submit(std::move(unit));
+    } catch (const JournalError& e) {
+        // Memory has the write and the file will not: they part here.
+        fail_behind(e);
+        if (!behind_failure_) behind_failure_ = e;
+        throw;
+    } catch (const std::exception& e) {
+        const JournalError failure(JournalError::Kind::io, "journal " + path_.string() +
+                                                               ": cannot hand a write to the writer: " + e.what());
+        fail_behind(failure);
+        if (!behind_failure_) behind_failure_ = failure;
+        throw failure;
     }
-    if (auto failure = writer_->failure()) throw writer_refused(path_, "cannot write", *failure);
-    std::vector<std::function<void(Journal&)>> unit;
-    unit.push_back(std::move(write));
-    writer_->submit(std::move(unit));
+}
+
+void Journal::check_behind(const char* what) const {
+    if (behind_failure_) throw behind_refused(what);
+}
+
+void Journal::fail_behind(const JournalError& failure) {
+    if (behind_depth_ == 0 || behind_failure_) return;  // outside a Transaction: refused alone
+    behind_failure_ = failure;
+    held_.clear();  // the Transaction is abandoned: none of its writes reaches the file
+}
+
+JournalError Journal::behind_refused(const std::string& what) const {
+    return JournalError(behind_failure_ ? behind_failure_->kind() : JournalError::Kind::io,
+                        "journal " + path_.string() + ": " + what +
+                            ": refused: an earlier write failed or was undone after it was applied in memory, so "
+                            "memory and the file differ (" +
+                            (behind_failure_ ? behind_failure_->what() : "?") + ")");
 }
 
 std::unique_ptr<Journal> Journal::open(const fs::path& path, const OpenOptions& options) {
@@ -237,7 +266,9 @@ JournalError Journal::refused(const std::string& what) const {
 Transaction::Transaction(Journal& journal) : journal_(journal) {
     if (journal_.writer_) {
         // The memory side has no transactions; the outermost one collects the writes.
+        journal_.check_behind("cannot begin a transaction");
         behind_ = true;
+        held_mark_ = journal_.held_.size();
         outer_ = journal_.behind_depth_++ == 0;
         return;
     }
@@ -261,8 +292,16 @@ Transaction::Transaction(Journal& journal) : journal_(journal) {
 Transaction::~Transaction() {
     if (behind_) {
         if (done_) return;
+        // Undone: none of its writes reaches the file, but memory keeps them.
+        if (journal_.held_.size() > held_mark_) {
+            if (!journal_.behind_failure_)
+                journal_.behind_failure_ = JournalError(JournalError::Kind::io,
+                                                        "journal " + journal_.path().string() +
+                                                            ": a transaction was undone after its writes were applied in memory");
+            journal_.held_.erase(journal_.held_.begin() + static_cast<std::ptrdiff_t>(held_mark_), journal_.held_.end());
+        }
         --journal_.behind_depth_;
-        if (outer_) journal_.held_.clear();  // never reaches the file
+        if (outer_) journal_.held_.clear();
         return;
     }
     if (journal_.memory() || done_) return;
@@ -286,6 +325,7 @@ Transaction::~Transaction() {
 void Transaction::commit() {
     if (behind_) {
         if (done_) return;
+        journal_.check_behind("cannot commit");
         if (outer_) {
             if (auto failure = journal_.writer_->failure())
                 throw writer_refused(journal_.path(), "cannot commit", *failure);

@@ -80,11 +80,21 @@ public:
     // outermost commits, and not at all when it is destroyed without a commit. So the
     // process and the file's SQLite work run on two cores, and the file ends up holding
     // what the same writes would have left through open() (tests/storage compares the two).
-    // The file must hold no runs yet (a new journal), since memory starts empty: otherwise
-    // JournalError{constraint}. A write the file refuses stops the writer; commit() of the
-    // next Transaction, sync() and any write outside a Transaction then throw that
-    // JournalError (see detail::Writer). Destroying the journal waits for the writer to
-    // apply what was handed over; call sync() first to learn whether all of it reached the file.
+    // `path` must not exist yet (memory starts empty, so the file must too): otherwise
+    // JournalError{constraint}, and the file is not touched.
+    // Failures, so that a run stops with the journal's error as on a journal file:
+    //  - A write the file refuses stops the writer; commit() of the next Transaction, sync()
+    //    and any write outside a Transaction then throw that JournalError (detail::Writer).
+    //  - A write that fails in memory inside a Transaction (e.g. a duplicate
+    //    client_order_id) abandons it: its writes never reach the file.
+    //  - Memory cannot roll back, so once a Transaction's writes are dropped that way (or a
+    //    Transaction with writes is destroyed without commit(), or a write could not be
+    //    handed to the writer) memory and file differ: from then on every write, every
+    //    Transaction and sync() throw JournalError naming the first such failure. Reads still
+    //    answer from memory. A write refused outside a Transaction changes nothing anywhere
+    //    and is refused alone, as on a journal file.
+    // Destroying the journal waits for the writer to apply what was handed over; call
+    // sync() first to learn whether all of it reached the file.
     static std::unique_ptr<Journal> open_write_behind(const std::filesystem::path& path);
     ~Journal();
     Journal(const Journal&) = delete;
@@ -108,6 +118,11 @@ public:
     // commits, when one is open). Throws the writer's failure outside a Transaction.
     bool writes_behind() const { return writer_ != nullptr; }
     void write_behind(std::function<void(Journal&)> write);
+    // The write-behind rules for the repositories' memory writes (see open_write_behind):
+    // check_behind throws once memory and file have parted; fail_behind records a write
+    // that failed (inside a Transaction: it abandons the Transaction, and they part).
+    void check_behind(const char* what) const;
+    void fail_behind(const JournalError& failure);
     // Prepared statements kept for reuse (see detail::CachedStatement).
     detail::StatementCache& statements() { return *statements_; }
 
@@ -136,6 +151,8 @@ private:
     // Write-behind: the writer thread, the writes of the open Transaction, its depth.
     std::vector<std::function<void(Journal&)>> held_;
     int behind_depth_ = 0;
+    std::optional<JournalError> behind_failure_;  // memory and file have parted: why
+    JournalError behind_refused(const std::string& what) const;
     std::unique_ptr<detail::Writer> writer_;  // last: its thread stops before the rest goes
 };
 
@@ -195,6 +212,7 @@ private:
     bool outer_ = true;
     bool done_ = false;
     bool behind_ = false;  // on a write-behind journal
+    std::size_t held_mark_ = 0;  // write-behind: the held writes when this one began
 };
 
 // ---- bars -------------------------------------------------------------------------

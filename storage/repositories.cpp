@@ -47,6 +47,26 @@ void same_id(const Journal& file, const char* table, std::int64_t expected, std:
                                " where the process gave it " + std::to_string(expected));
 }
 
+// A write to memory (transient and write-behind journals). A write-behind journal refuses
+// writes once its memory and its file have parted, and a write that fails inside one of
+// its Transactions abandons that Transaction, as on a journal file (see
+// Journal::open_write_behind). A transient journal has no such rule.
+template <class F>
+auto memory_write(Journal& j, const char* what, F&& body) -> decltype(body()) {
+    if (!j.writes_behind()) return body();
+    j.check_behind(what);
+    try {
+        return body();
+    } catch (const JournalError& e) {
+        j.fail_behind(e);
+        throw;
+    } catch (const std::exception& e) {
+        j.fail_behind(
+            JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what + ": " + e.what()));
+        throw;
+    }
+}
+
 // The statuses OrderRepository::non_terminal() leaves out.
 bool is_terminal_order_status(const std::string& s) {
     return s == "filled" || s == "canceled" || s == "expired" || s == "rejected" || s == "replaced" || s == "denied" ||
@@ -58,10 +78,11 @@ bool is_terminal_order_status(const std::string& s) {
 // ---- bars -------------------------------------------------------------------------
 
 void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string& source) {
-    if (j_.memory()) {  // a transient journal keeps no bars
-        behind(j_, [=](Journal& f) { BarRepository(f).upsert(bars, source); });
-        return;
-    }
+    if (j_.memory())
+        return memory_write(j_, "cannot store bars", [&] {  // a transient journal keeps no bars
+            behind(j_, [=](Journal& f) { BarRepository(f).upsert(bars, source); });
+            return;
+        });
     guarded_write(j_, "cannot store bars", [&] {
         WriteScope scope(j_);
         static constexpr std::string_view kUpsert =
@@ -234,13 +255,14 @@ std::int64_t memory_job(Journal& j, std::int64_t run_id, core::Date session, con
 
 std::int64_t RunRepository::start_run(const std::string& command, const std::string& mode,
                                       const std::string& config_path, const std::string& started_at) {
-    if (auto* m = j_.memory()) {
-        const auto id = ++m->runs;
-        behind(j_, [=](Journal& f) {
-            same_id(f, "runs", id, RunRepository(f).start_run(command, mode, config_path, started_at));
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot record the run", [&] {
+            const auto id = ++m->runs;
+            behind(j_, [=](Journal& f) {
+                same_id(f, "runs", id, RunRepository(f).start_run(command, mode, config_path, started_at));
+            });
+            return id;
         });
-        return id;
-    }
     return guarded_write(j_, "cannot record the run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO runs (command, mode, config_path, started_at, status)"
@@ -255,11 +277,12 @@ std::int64_t RunRepository::start_run(const std::string& command, const std::str
 }
 
 void RunRepository::finish_run(std::int64_t run_id, const std::string& status, const std::string& finished_at) {
-    if (auto* m = j_.memory()) {
-        if (run_id < 1 || run_id > m->runs) expect_one_change(j_, 0, "runs", run_id);
-        behind(j_, [=](Journal& f) { RunRepository(f).finish_run(run_id, status, finished_at); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot finish the run", [&] {
+            if (run_id < 1 || run_id > m->runs) expect_one_change(j_, 0, "runs", run_id);
+            behind(j_, [=](Journal& f) { RunRepository(f).finish_run(run_id, status, finished_at); });
+            return;
+        });
     guarded_write(j_, "cannot finish the run", [&] {
         detail::CachedStatement st(j_, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
         st.bind(1, status);
@@ -312,13 +335,14 @@ std::optional<JobRun> RunRepository::find_job(core::Date session, const std::str
 
 std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, const std::string& job,
                                       const std::string& started_at, bool dry_run) {
-    if (j_.memory()) {
-        const auto id = memory_job(j_, run_id, session, job, JobStatus::running, started_at, "", "", dry_run);
-        behind(j_, [=](Journal& f) {
-            same_id(f, "job_runs", id, RunRepository(f).start_job(run_id, session, job, started_at, dry_run));
+    if (j_.memory())
+        return memory_write(j_, "cannot record the job run", [&] {
+            const auto id = memory_job(j_, run_id, session, job, JobStatus::running, started_at, "", "", dry_run);
+            behind(j_, [=](Journal& f) {
+                same_id(f, "job_runs", id, RunRepository(f).start_job(run_id, session, job, started_at, dry_run));
+            });
+            return id;
         });
-        return id;
-    }
     return guarded_write(j_, "cannot record the job run", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, dry_run)"
@@ -340,17 +364,18 @@ std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, c
 
 void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const std::string& finished_at,
                                const std::string& error, const std::string& detail) {
-    if (auto* m = j_.memory()) {
-        if (job_run_id < 1 || job_run_id > static_cast<std::int64_t>(m->job_runs.size()))
-            expect_one_change(j_, 0, "job_runs", job_run_id);
-        auto& r = m->job_runs[static_cast<std::size_t>(job_run_id - 1)];
-        r.status = status;
-        r.finished_at = finished_at;
-        r.error = error;
-        r.detail = detail;
-        behind(j_, [=](Journal& f) { RunRepository(f).finish_job(job_run_id, status, finished_at, error, detail); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot finish the job run", [&] {
+            if (job_run_id < 1 || job_run_id > static_cast<std::int64_t>(m->job_runs.size()))
+                expect_one_change(j_, 0, "job_runs", job_run_id);
+            auto& r = m->job_runs[static_cast<std::size_t>(job_run_id - 1)];
+            r.status = status;
+            r.finished_at = finished_at;
+            r.error = error;
+            r.detail = detail;
+            behind(j_, [=](Journal& f) { RunRepository(f).finish_job(job_run_id, status, finished_at, error, detail); });
+            return;
+        });
     guarded_write(j_, "cannot finish the job run", [&] {
         detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = ?, finished_at = ?, error = NULLIF(?, ''),"
@@ -366,13 +391,14 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
 
 std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date session, const std::string& job,
                                            const std::string& at, const std::string& reason, bool dry_run) {
-    if (j_.memory()) {
-        const auto id = memory_job(j_, run_id, session, job, JobStatus::skipped, at, at, reason, dry_run);
-        behind(j_, [=](Journal& f) {
-            same_id(f, "job_runs", id, RunRepository(f).record_skipped(run_id, session, job, at, reason, dry_run));
+    if (j_.memory())
+        return memory_write(j_, "cannot record the skipped job", [&] {
+            const auto id = memory_job(j_, run_id, session, job, JobStatus::skipped, at, at, reason, dry_run);
+            behind(j_, [=](Journal& f) {
+                same_id(f, "job_runs", id, RunRepository(f).record_skipped(run_id, session, job, at, reason, dry_run));
+            });
+            return id;
         });
-        return id;
-    }
     return guarded_write(j_, "cannot record the skipped job", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO job_runs (run_id, session_date, job, status, started_at, finished_at, error, dry_run)"
@@ -394,18 +420,19 @@ std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date sessi
 }
 
 int RunRepository::fail_orphans(const std::string& at, const std::string& reason, std::optional<core::Date> before) {
-    if (auto* m = j_.memory()) {
-        int n = 0;
-        for (auto& r : m->job_runs)
-            if (r.status == JobStatus::running && (!before || r.session < *before)) {
-                r.status = JobStatus::failed;
-                r.finished_at = at;
-                r.error = reason;
-                ++n;
-            }
-        behind(j_, [=](Journal& f) { RunRepository(f).fail_orphans(at, reason, before); });
-        return n;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot fail orphaned job runs", [&] {
+            int n = 0;
+            for (auto& r : m->job_runs)
+                if (r.status == JobStatus::running && (!before || r.session < *before)) {
+                    r.status = JobStatus::failed;
+                    r.finished_at = at;
+                    r.error = reason;
+                    ++n;
+                }
+            behind(j_, [=](Journal& f) { RunRepository(f).fail_orphans(at, reason, before); });
+            return n;
+        });
     return guarded_write(j_, "cannot fail orphaned job runs", [&] {
         detail::CachedStatement st(j_,
                              "UPDATE job_runs SET status = 'failed', finished_at = ?, error = NULLIF(?, '')"
@@ -535,10 +562,11 @@ std::optional<core::Date> RunRepository::latest_session() {
 
 void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const std::map<core::Symbol, double>& signals) {
-    if (j_.memory()) {  // not kept
-        behind(j_, [=](Journal& f) { SignalRepository(f).save_signals(job_run_id, session, strategy, signals); });
-        return;
-    }
+    if (j_.memory())
+        return memory_write(j_, "cannot store signals", [&] {  // not kept
+            behind(j_, [=](Journal& f) { SignalRepository(f).save_signals(job_run_id, session, strategy, signals); });
+            return;
+        });
     guarded_write(j_, "cannot store signals", [&] {
         static const detail::RowsInsert insert("INSERT INTO signals (job_run_id, session_date, strategy, symbol, value)"
                                                " VALUES ",
@@ -565,13 +593,14 @@ void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session,
 
 void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                                     const core::Weights& targets) {
-    if (auto* m = j_.memory()) {
-        auto& saved = m->targets[session];  // an upsert per symbol, as the SQL
-        if (saved.empty()) saved = targets;
-        else for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
-        behind(j_, [=](Journal& f) { SignalRepository(f).save_targets(job_run_id, session, strategy, targets); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot store targets", [&] {
+            auto& saved = m->targets[session];  // an upsert per symbol, as the SQL
+            if (saved.empty()) saved = targets;
+            else for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
+            behind(j_, [=](Journal& f) { SignalRepository(f).save_targets(job_run_id, session, strategy, targets); });
+            return;
+        });
     guarded_write(j_, "cannot store targets", [&] {
         static const detail::RowsInsert insert("INSERT INTO targets (job_run_id, session_date, strategy, symbol, weight)"
                                                " VALUES ",
@@ -617,11 +646,12 @@ core::Weights SignalRepository::targets_for(core::Date session) {
 }
 
 void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDecisionRow& row) {
-    if (auto* m = j_.memory()) {
-        m->decisions[row.session] = row.rebalance;
-        behind(j_, [=](Journal& f) { SignalRepository(f).save_decision(job_run_id, row); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot store the rebalance decision", [&] {
+            m->decisions[row.session] = row.rebalance;
+            behind(j_, [=](Journal& f) { SignalRepository(f).save_decision(job_run_id, row); });
+            return;
+        });
     guarded_write(j_, "cannot store the rebalance decision", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO rebalance_decisions"
@@ -723,29 +753,30 @@ void bind_optional_decimal(SQLite::Statement& st, int index, const std::optional
 }  // namespace
 
 std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
-    if (auto* m = j_.memory()) {
-        const std::size_t index = m->orders.size();
-        if (m->find_order(intent.client_order_id)) throw duplicate_order(j_, intent.client_order_id);
-        OrderRow o;
-        o.id = static_cast<std::int64_t>(m->orders.size()) + 1;
-        o.job_run_id = intent.job_run_id;
-        o.client_order_id = intent.client_order_id;
-        o.session = intent.session;
-        o.leg = intent.leg;
-        o.symbol = intent.symbol;
-        o.side = intent.side;
-        o.qty = intent.qty;
-        o.status = "intent";
-        m->open.insert(m->open.end(), index);
-        m->orders_by_session[o.session].push_back(index);
-        ++m->orders_per_job_run[o.job_run_id];
-        m->orders.push_back(std::move(o));
-        m->order_by_client_id.insert(m->orders.back().client_order_id, index);
-        m->order_commission.emplace_back();
-        const auto id = m->orders.back().id;
-        behind(j_, [=](Journal& f) { same_id(f, "orders", id, OrderRepository(f).record_intent(intent)); });
-        return id;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot record the order intent", [&] {
+            const std::size_t index = m->orders.size();
+            if (m->find_order(intent.client_order_id)) throw duplicate_order(j_, intent.client_order_id);
+            OrderRow o;
+            o.id = static_cast<std::int64_t>(m->orders.size()) + 1;
+            o.job_run_id = intent.job_run_id;
+            o.client_order_id = intent.client_order_id;
+            o.session = intent.session;
+            o.leg = intent.leg;
+            o.symbol = intent.symbol;
+            o.side = intent.side;
+            o.qty = intent.qty;
+            o.status = "intent";
+            m->open.insert(m->open.end(), index);
+            m->orders_by_session[o.session].push_back(index);
+            ++m->orders_per_job_run[o.job_run_id];
+            m->orders.push_back(std::move(o));
+            m->order_by_client_id.insert(m->orders.back().client_order_id, index);
+            m->order_commission.emplace_back();
+            const auto id = m->orders.back().id;
+            behind(j_, [=](Journal& f) { same_id(f, "orders", id, OrderRepository(f).record_intent(intent)); });
+            return id;
+        });
     if (j_.in_transaction()) {
         // Kept back (see the header): written with its answers before anything else uses the journal.
         return guarded_write(
@@ -825,29 +856,30 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
         return constraint_error(j_, "no order with id " + std::to_string(order_id) + " for event '" +
                                         events.front().event.event + "'");
     };
-    if (auto* m = j_.memory()) {
-        if (order_id < 1 || order_id > static_cast<std::int64_t>(m->orders.size())) throw missing();
-        const auto index = static_cast<std::size_t>(order_id - 1);
-        auto& o = m->orders[index];
-        // All or nothing, as the SQL's transaction.
-        core::Decimal filled = o.filled_qty;
-        std::optional<core::Decimal> avg = o.filled_avg_price;
-        std::optional<core::Decimal> commission = m->order_commission[index];
-        for (const auto& [event, status] : events) {
-            if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
-                throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
-            if (event.commission) commission = event.commission;
-        }
-        o.filled_qty = filled;
-        o.filled_avg_price = avg;
-        m->order_commission[index] = commission;
-        o.status = events.back().new_status;
-        if (is_terminal_order_status(o.status)) m->open.erase(index);
-        else m->open.insert(index);
-        if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
-        behind(j_, [=](Journal& f) { OrderRepository(f).append_events(order_id, events, broker_order_id); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot record the order event", [&] {
+            if (order_id < 1 || order_id > static_cast<std::int64_t>(m->orders.size())) throw missing();
+            const auto index = static_cast<std::size_t>(order_id - 1);
+            auto& o = m->orders[index];
+            // All or nothing, as the SQL's transaction.
+            core::Decimal filled = o.filled_qty;
+            std::optional<core::Decimal> avg = o.filled_avg_price;
+            std::optional<core::Decimal> commission = m->order_commission[index];
+            for (const auto& [event, status] : events) {
+                if (const auto overflow = detail::add_fill(filled, avg, event); !overflow.empty())
+                    throw constraint_error(j_, overflow + " of order " + std::to_string(order_id) + " overflows");
+                if (event.commission) commission = event.commission;
+            }
+            o.filled_qty = filled;
+            o.filled_avg_price = avg;
+            m->order_commission[index] = commission;
+            o.status = events.back().new_status;
+            if (is_terminal_order_status(o.status)) m->open.erase(index);
+            else m->open.insert(index);
+            if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
+            behind(j_, [=](Journal& f) { OrderRepository(f).append_events(order_id, events, broker_order_id); });
+            return;
+        });
     if (j_.in_transaction() && j_.pending_orders().find(order_id)) {
         // An order kept back: its row is written once, with the state this answer leaves.
         guarded_write(
@@ -975,12 +1007,13 @@ std::int64_t OrderRepository::count() {
 // ---- equity and position snapshots ------------------------------------------------
 
 void EquityRepository::save(const EquitySnapshot& snapshot) {
-    if (auto* m = j_.memory()) {
-        m->equity[snapshot.session] = snapshot.equity;
-        if (!m->latest_snapshot || m->latest_snapshot->session <= snapshot.session) m->latest_snapshot = snapshot;
-        behind(j_, [=](Journal& f) { EquityRepository(f).save(snapshot); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot store the equity snapshot", [&] {
+            m->equity[snapshot.session] = snapshot.equity;
+            if (!m->latest_snapshot || m->latest_snapshot->session <= snapshot.session) m->latest_snapshot = snapshot;
+            behind(j_, [=](Journal& f) { EquityRepository(f).save(snapshot); });
+            return;
+        });
     guarded_write(j_, "cannot store the equity snapshot", [&] {
         WriteScope scope(j_);
         // One snapshot per session: drop the previous one (its positions cascade).
@@ -1066,11 +1099,12 @@ std::optional<EquitySnapshot> EquityRepository::latest() {
 
 void HealthRepository::record(const std::string& at, const std::string& component, const std::string& kind,
                               const std::string& detail) {
-    if (auto* m = j_.memory()) {
-        ++m->health_counts[kind];
-        behind(j_, [=](Journal& f) { HealthRepository(f).record(at, component, kind, detail); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot record the health event", [&] {
+            ++m->health_counts[kind];
+            behind(j_, [=](Journal& f) { HealthRepository(f).record(at, component, kind, detail); });
+            return;
+        });
     guarded_write(j_, "cannot record the health event", [&] {
         detail::CachedStatement st(j_,
                              "INSERT INTO health_events (at, component, kind, detail) VALUES (?, ?, ?, NULLIF(?, ''))");
@@ -1098,11 +1132,12 @@ std::int64_t HealthRepository::count(const std::string& kind) {
 // ---- control flags (halt) ---------------------------------------------------------
 
 void ControlRepository::set_halt(const std::string& reason, const std::string& at, const std::string& by) {
-    if (auto* m = j_.memory()) {
-        m->halt = Halt{reason, at, by};
-        behind(j_, [=](Journal& f) { ControlRepository(f).set_halt(reason, at, by); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot set the halt", [&] {
+            m->halt = Halt{reason, at, by};
+            behind(j_, [=](Journal& f) { ControlRepository(f).set_halt(reason, at, by); });
+            return;
+        });
     guarded_write(j_, "cannot set the halt", [&] {
         WriteScope scope(j_);
         detail::CachedStatement flag(j_,
@@ -1125,11 +1160,12 @@ void ControlRepository::set_halt(const std::string& reason, const std::string& a
 }
 
 void ControlRepository::clear_halt(const std::string& at, const std::string& by) {
-    if (auto* m = j_.memory()) {
-        m->halt.reset();
-        behind(j_, [=](Journal& f) { ControlRepository(f).clear_halt(at, by); });
-        return;
-    }
+    if (auto* m = j_.memory())
+        return memory_write(j_, "cannot clear the halt", [&] {
+            m->halt.reset();
+            behind(j_, [=](Journal& f) { ControlRepository(f).clear_halt(at, by); });
+            return;
+        });
     guarded_write(j_, "cannot clear the halt", [&] {
         WriteScope scope(j_);
         j_.db().exec("DELETE FROM control_flags WHERE name = 'halt'");

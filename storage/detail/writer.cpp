@@ -69,15 +69,12 @@ void Writer::run() {
 std::optional<JournalError> Writer::apply(std::vector<Unit>& units) {
     const auto attempt = [&](std::size_t first, std::size_t last) -> std::optional<JournalError> {
         try {
-            // One write is all or nothing by itself; anything more is one transaction.
-            if (last - first == 1 && units[first].size() == 1) {
-                units[first].front()(*file_);
-            } else {
-                Transaction tx(*file_);
-                for (std::size_t u = first; u < last; ++u)
-                    for (auto& write : units[u]) write(*file_);
-                tx.commit();
-            }
+            // Always a transaction, a single write too: a write whose id check fails after
+            // it ran (same_id in storage/repositories.cpp) is undone with it.
+            Transaction tx(*file_);
+            for (std::size_t u = first; u < last; ++u)
+                for (auto& write : units[u]) write(*file_);
+            tx.commit();
             return std::nullopt;
         } catch (const JournalError& e) {
             return e;

@@ -40,7 +40,7 @@ public:
     Writer(const Writer&) = delete;
     Writer& operator=(const Writer&) = delete;
 
-    // Hands a unit over, in order. Waits while more than kMaxQueued units are waiting, so
+    // Hands a unit over, in order. Waits while kMaxQueued units are waiting, so
     // a writer slower than the process keeps a bounded backlog.
     void submit(Unit unit);
     // Waits until every unit handed over is applied (or dropped after a failure).

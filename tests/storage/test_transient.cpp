@@ -312,7 +312,8 @@ TEST_CASE("a write the file refuses stops a journal written behind with that wri
     CHECK(Journal::open(file)->integrity_check() == "ok");
 }
 
-TEST_CASE("a journal written behind drops a batch that is not committed", "[storage][write-behind]") {
+TEST_CASE("a journal written behind drops a batch that is not committed, and refuses writes from then on",
+          "[storage][write-behind]") {
     TempDir dir;
     const auto file = dir.file("behind.db");
     auto j = Journal::open_write_behind(file);
@@ -320,27 +321,78 @@ TEST_CASE("a journal written behind drops a batch that is not committed", "[stor
     storage::RunRepository(*j).start_job(1, day(1), "rebalance", "t1");
     {
         storage::Transaction tx(*j);
-        storage::SignalRepository(*j).save_targets(1, day(1), "s", {{"A", dec("1")}});
-        storage::Transaction nested(*j);  // destroyed without a commit: memory keeps its write, as transient
-        storage::HealthRepository(*j).record("t", "test", "note", "");
-    }
-    {
-        storage::Transaction tx(*j);
         storage::SignalRepository(*j).save_decision(1, {day(1), true, "calendar", 0, ""});
         tx.commit();
     }
-    j.reset();  // no sync(): destroying it still applies what was handed over
+    const bool nested = GENERATE(false, true);
+    INFO("undone as a nested transaction: " << nested);
+    if (nested) {
+        storage::Transaction tx(*j);
+        storage::HealthRepository(*j).record("t", "test", "note", "");
+        {
+            storage::Transaction inner(*j);
+            storage::SignalRepository(*j).save_targets(1, day(2), "s", {{"A", dec("1")}});
+        }  // undone
+        CHECK_THROWS_WITH(tx.commit(), Catch::Contains("cannot commit: refused"));
+    } else {
+        storage::Transaction tx(*j);
+        storage::SignalRepository(*j).save_targets(1, day(2), "s", {{"A", dec("1")}});
+    }  // undone
+    // Memory keeps what the file will never have: from here on it is refused.
+    CHECK(storage::SignalRepository(*j).targets_for(day(2)).size() == 1);  // reads answer from memory
+    CHECK_THROWS_WITH(storage::Transaction(*j), Catch::Contains("cannot begin a transaction: refused") &&
+                                                    Catch::Contains("a transaction was undone"));
+    CHECK_THROWS_AS(storage::HealthRepository(*j).record("t", "test", "note", ""), JournalError);
+    CHECK_THROWS_WITH(j->sync(), Catch::Contains("a transaction was undone"));
+    j.reset();
+    CHECK(rows(file, "rebalance_decisions") == 1);
     CHECK(rows(file, "targets") == 0);
     CHECK(rows(file, "health_events") == 0);
-    CHECK(rows(file, "rebalance_decisions") == 1);
+}
+
+TEST_CASE("a write refused in memory inside a batch abandons it, as on a journal file", "[storage][write-behind]") {
+    // The scheduler's sequence when a job's write fails: the job's error is caught, the job
+    // run is finished (refused: the batch was abandoned), the batch is not committed.
+    for (const bool behind : {false, true}) {
+        INFO("written behind: " << behind);
+        TempDir dir;
+        const auto file = dir.file("j.db");
+        auto j = behind ? Journal::open_write_behind(file) : Journal::open(file);
+        storage::RunRepository runs(*j);
+        storage::OrderRepository orders(*j);
+        runs.start_run("backtest", "sim", "c.toml", "t0");
+        {
+            storage::Transaction tx(*j);
+            const auto job = runs.start_job(1, day(1), "rebalance", "t1");
+            orders.record_intent(intent("a-1", job, 1, 0, "A", core::Side::buy, "1"));
+            runs.finish_job(job, JobStatus::succeeded, "t2", "", "ok");
+            tx.commit();
+        }
+        {
+            storage::Transaction tx(*j);
+            const auto job = runs.start_job(1, day(2), "rebalance", "t3");
+            CHECK_THROWS_WITH(orders.record_intent(intent("a-1", job, 2, 0, "A", core::Side::buy, "1")),
+                              Catch::Contains("a-1"));
+            CHECK_THROWS_WITH(runs.finish_job(job, JobStatus::failed, "t4", "duplicate", ""), Catch::Contains("refused"));
+            CHECK_THROWS_AS(tx.commit(), JournalError);
+        }
+        if (behind) CHECK_THROWS_AS(j->sync(), JournalError);
+        j.reset();
+        CHECK(rows(file, "job_runs") == 1);
+        CHECK(rows(file, "orders") == 1);
+    }
 }
 
 TEST_CASE("only a new journal is written behind", "[storage][write-behind]") {
     TempDir dir;
     const auto file = dir.file("used.db");
     storage::RunRepository(*Journal::open(file)).start_run("run", "sim", "c.toml", "t0");
+    const auto size = std::filesystem::file_size(file);
+    const auto written = std::filesystem::last_write_time(file);
     CHECK_THROWS_WITH(Journal::open_write_behind(file),
-                      Catch::Contains(file.string()) && Catch::Contains("already holds runs"));
+                      Catch::Contains(file.string()) && Catch::Contains("already exists"));
+    CHECK(std::filesystem::file_size(file) == size);  // not touched
+    CHECK(std::filesystem::last_write_time(file) == written);
     CHECK_THROWS_AS(Journal::open_write_behind(dir.file("no-such-dir/x.db")), JournalError);
 }
 
