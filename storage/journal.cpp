@@ -329,7 +329,17 @@ void Transaction::commit() {
         if (outer_) {
             if (auto failure = journal_.writer_->failure())
                 throw writer_refused(journal_.path(), "cannot commit", *failure);
-            journal_.writer_->submit(std::move(journal_.held_));
+            try {
+                journal_.writer_->submit(std::move(journal_.held_));
+            } catch (const std::exception& e) {
+                // Memory has the writes and the file will not: they part here.
+                if (!journal_.behind_failure_)
+                    journal_.behind_failure_ = JournalError(JournalError::Kind::io,
+                                                            "journal " + journal_.path().string() +
+                                                                ": cannot hand a transaction to the writer: " + e.what());
+                journal_.held_.clear();
+                throw *journal_.behind_failure_;
+            }
             journal_.held_.clear();
         }
         --journal_.behind_depth_;

@@ -1,5 +1,5 @@
 #pragma once
-// The writer thread of a write-behind journal (Journal::write_behind): it applies, in
+// The writer thread of a write-behind journal (Journal::open_write_behind): it applies, in
 // order, the writes the repositories hand it to the journal file it owns, while the
 // process goes on answering its reads from memory.
 //
@@ -12,8 +12,9 @@
 // The first write the file refuses (an exception of any kind) rolls its unit back and
 // stops the writer: later units are dropped, and failure() names that write from then on.
 // The owner checks failure() at each commit and at sync(), so a replay stops with the
-// journal's own error a batch or so after the write that failed, with every batch before
-// it on file.
+// journal's own error a few batches after the write that failed (up to about nine: the
+// units being applied, four queued, the one being built), with every batch before it on
+// file.
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
