@@ -103,17 +103,18 @@ void Journal::write_behind(std::function<void(Journal&)> write) {
         unit.push_back(std::move(write));
         writer_->submit(std::move(unit));
     } catch (const JournalError& e) {
-        // Memory has the write and the file will not: they part here.
-        fail_behind(e);
-        if (!behind_failure_) behind_failure_ = e;
+        part(e);  // memory has the write and the file will not
         throw;
     } catch (const std::exception& e) {
-        const JournalError failure(JournalError::Kind::io, "journal " + path_.string() +
-                                                               ": cannot hand a write to the writer: " + e.what());
-        fail_behind(failure);
-        if (!behind_failure_) behind_failure_ = failure;
-        throw failure;
+        part(JournalError(JournalError::Kind::io,
+                          "journal " + path_.string() + ": cannot hand a write to the writer: " + e.what()));
+        throw *behind_failure_;
     }
+}
+
+void Journal::part(const JournalError& why) {
+    if (!behind_failure_) behind_failure_ = why;
+    held_.clear();  // nothing held reaches the file any more
 }
 
 void Journal::check_behind(const char* what) const {
@@ -121,9 +122,7 @@ void Journal::check_behind(const char* what) const {
 }
 
 void Journal::fail_behind(const JournalError& failure) {
-    if (behind_depth_ == 0 || behind_failure_) return;  // outside a Transaction: refused alone
-    behind_failure_ = failure;
-    held_.clear();  // the Transaction is abandoned: none of its writes reaches the file
+    if (behind_depth_ > 0) part(failure);  // the Transaction is abandoned; outside one: refused alone
 }
 
 JournalError Journal::behind_refused(const std::string& what) const {
@@ -293,15 +292,11 @@ Transaction::~Transaction() {
     if (behind_) {
         if (done_) return;
         // Undone: none of its writes reaches the file, but memory keeps them.
-        if (journal_.held_.size() > held_mark_) {
-            if (!journal_.behind_failure_)
-                journal_.behind_failure_ = JournalError(JournalError::Kind::io,
-                                                        "journal " + journal_.path().string() +
-                                                            ": a transaction was undone after its writes were applied in memory");
-            journal_.held_.erase(journal_.held_.begin() + static_cast<std::ptrdiff_t>(held_mark_), journal_.held_.end());
-        }
+        if (journal_.held_.size() > held_mark_)
+            journal_.part(JournalError(JournalError::Kind::io,
+                                       "journal " + journal_.path().string() +
+                                           ": a transaction was undone after its writes were applied in memory"));
         --journal_.behind_depth_;
-        if (outer_) journal_.held_.clear();
         return;
     }
     if (journal_.memory() || done_) return;
@@ -333,11 +328,9 @@ void Transaction::commit() {
                 journal_.writer_->submit(std::move(journal_.held_));
             } catch (const std::exception& e) {
                 // Memory has the writes and the file will not: they part here.
-                if (!journal_.behind_failure_)
-                    journal_.behind_failure_ = JournalError(JournalError::Kind::io,
-                                                            "journal " + journal_.path().string() +
-                                                                ": cannot hand a transaction to the writer: " + e.what());
-                journal_.held_.clear();
+                journal_.part(JournalError(JournalError::Kind::io, "journal " + journal_.path().string() +
+                                                                       ": cannot hand a transaction to the writer: " +
+                                                                       e.what()));
                 throw *journal_.behind_failure_;
             }
             journal_.held_.clear();

@@ -153,6 +153,7 @@ private:
     int behind_depth_ = 0;
     std::optional<JournalError> behind_failure_;  // memory and file have parted: why
     JournalError behind_refused(const std::string& what) const;
+    void part(const JournalError& why);  // memory and file part (the first `why` is kept); held writes dropped
     std::unique_ptr<detail::Writer> writer_;  // last: its thread stops before the rest goes
 };
 

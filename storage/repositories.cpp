@@ -55,16 +55,7 @@ template <class F>
 auto memory_write(Journal& j, const char* what, F&& body) -> decltype(body()) {
     if (!j.writes_behind()) return body();
     j.check_behind(what);
-    try {
-        return body();
-    } catch (const JournalError& e) {
-        j.fail_behind(e);
-        throw;
-    } catch (const std::exception& e) {
-        j.fail_behind(
-            JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what + ": " + e.what()));
-        throw;
-    }
+    return detail::on_failure(j, what, body, [&](const JournalError& e) { j.fail_behind(e); });
 }
 
 // The statuses OrderRepository::non_terminal() leaves out.

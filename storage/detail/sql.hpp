@@ -60,6 +60,24 @@ auto guarded(Journal& j, const char* what, F&& body, Settle settle_first = Settl
 // the write to commit by itself (the transaction is then abandoned).
 void check_writable(Journal& j, const char* what);
 
+// Runs `body`; whatever it throws is first passed to `failed` as a JournalError (anything
+// else named with the journal and `what`), then propagates unchanged.
+template <class F, class Failed>
+auto on_failure(Journal& j, const char* what, F&& body, Failed&& failed) -> decltype(body()) {
+    try {
+        return body();
+    } catch (const JournalError& e) {
+        failed(e);
+        throw;
+    } catch (const std::exception& e) {
+        failed(JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what + ": " + e.what()));
+        throw;
+    } catch (...) {
+        failed(JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what));
+        throw;
+    }
+}
+
 // guarded() for one repository write. Inside a Transaction, a write that throws anything
 // abandons it (Journal::abandon_transaction): it took no savepoint, so part of it may have
 // been done; see Transaction for the rule.
@@ -67,19 +85,8 @@ template <class F>
 auto guarded_write(Journal& j, const char* what, F&& body, Settle settle_first = Settle::first) -> decltype(body()) {
     check_writable(j, what);
     if (!j.in_transaction()) return guarded(j, what, body, settle_first);
-    try {
-        return guarded(j, what, body, settle_first);
-    } catch (const JournalError& e) {
-        j.abandon_transaction(e);
-        throw;
-    } catch (const std::exception& e) {
-        j.abandon_transaction(
-            JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what + ": " + e.what()));
-        throw;
-    } catch (...) {
-        j.abandon_transaction(JournalError(JournalError::Kind::io, "journal " + j.path().string() + ": " + what));
-        throw;
-    }
+    return on_failure(j, what, [&] { return guarded(j, what, body, settle_first); },
+                      [&](const JournalError& e) { j.abandon_transaction(e); });
 }
 
 // Prepared statements of one connection, kept for reuse: preparing costs more than

@@ -50,6 +50,10 @@ std::map<core::Symbol, std::vector<core::Bar>> synthetic(int symbols, const std:
     return out;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 double run_once(const std::filesystem::path& journal_path, int symbols, const std::vector<core::Date>& days,
                 const std::shared_ptr<broker::SimMarket>& market, int* orders, double* writer_wait = nullptr) {
     auto journal =
@@ -86,9 +90,9 @@ double run_once(const std::filesystem::path& journal_path, int symbols, const st
     io.run();
     const auto engine_done = std::chrono::steady_clock::now();
     journal->sync();  // the file written behind: timed until all of it is on file
-    if (writer_wait) *writer_wait = std::chrono::duration<double>(std::chrono::steady_clock::now() - engine_done).count();
+    if (writer_wait) *writer_wait = seconds_since(engine_done);
     *orders = jobs.stats().orders;
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return seconds_since(start);
 }
 
 // The universe as Yahoo CSV files plus a config for `ballast backtest`, in `dir`.
@@ -116,10 +120,6 @@ void write_cli_inputs(const std::filesystem::path& dir, const std::map<core::Sym
                                       << "[risk]\nmax_order_pct = 100\nmax_position_pct = 100\n"
                                       << "[sim]\ndata_dir = \"" << (dir / "prices").string()
                                       << "\"\nfill = \"close\"\nprice_field = \"close\"\ninitial_cash = 1000000\n";
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace

@@ -114,6 +114,14 @@ std::size_t rows(const std::filesystem::path& file, const char* table) {
     return static_cast<std::size_t>(db.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64());
 }
 
+// A new journal written behind at `file`, holding run 1 and its job run 1 (rebalance, day 1).
+std::unique_ptr<Journal> behind_with_job(const std::filesystem::path& file) {
+    auto j = Journal::open_write_behind(file);
+    storage::RunRepository(*j).start_run("backtest", "sim", "c.toml", "t0");
+    storage::RunRepository(*j).start_job(1, day(1), "rebalance", "t1");
+    return j;
+}
+
 // One script of writes reaching every kind of answer (shared with test_write_behind.cpp).
 std::vector<Step> script() {
     return {
@@ -271,9 +279,7 @@ TEST_CASE("a write the file refuses stops a journal written behind with that wri
           "[storage][write-behind]") {
     TempDir dir;
     const auto file = dir.file("behind.db");
-    auto j = Journal::open_write_behind(file);
-    storage::RunRepository(*j).start_run("backtest", "sim", "c.toml", "t0");
-    storage::RunRepository(*j).start_job(1, day(1), "rebalance", "t1");
+    auto j = behind_with_job(file);
     storage::SignalRepository signals(*j);
     {
         storage::Transaction tx(*j);
@@ -316,9 +322,7 @@ TEST_CASE("a journal written behind drops a batch that is not committed, and ref
           "[storage][write-behind]") {
     TempDir dir;
     const auto file = dir.file("behind.db");
-    auto j = Journal::open_write_behind(file);
-    storage::RunRepository(*j).start_run("backtest", "sim", "c.toml", "t0");
-    storage::RunRepository(*j).start_job(1, day(1), "rebalance", "t1");
+    auto j = behind_with_job(file);
     {
         storage::Transaction tx(*j);
         storage::SignalRepository(*j).save_decision(1, {day(1), true, "calendar", 0, ""});
@@ -400,9 +404,7 @@ TEST_CASE("batches queued behind the writer land as one by one, up to the one th
           "[storage][write-behind]") {
     TempDir dir;
     const auto file = dir.file("behind.db");
-    auto j = Journal::open_write_behind(file);
-    storage::RunRepository(*j).start_run("backtest", "sim", "c.toml", "t0");
-    storage::RunRepository(*j).start_job(1, day(1), "rebalance", "t1");
+    auto j = behind_with_job(file);
     // The writer waits here until the four batches below are queued behind it, so it
     // takes them together: one transaction, which fails on the third and is applied again
     // batch by batch.
