@@ -250,7 +250,14 @@ ChainJobs::Wanted ChainJobs::wanted_symbols(const core::AccountState& account) {
         universe_series_.clear();
         for (const auto& s : universe_) universe_series_.push_back(&series(s));
     }
-    // Usually everything held is in the strategy's universe: then that is the answer.
+    // Usually the account holds what it held at the last call, all of it in the strategy's
+    // universe: the same symbols in the same order are checked by comparing them with
+    // those (short strings, equal: cheaper than walking the universe again).
+    const auto& positions = account.positions;
+    if (positions.size() == held_inside_.size() &&
+        std::equal(positions.begin(), positions.end(), held_inside_.begin(),
+                   [](const core::Position& p, const core::Symbol& s) { return core::same_symbol(p.symbol, s); }))
+        return {&universe_, &universe_series_};
     bool inside = true;
     auto u = universe_.begin();
     for (const auto& p : account.positions) {
@@ -266,7 +273,11 @@ ChainJobs::Wanted ChainJobs::wanted_symbols(const core::AccountState& account) {
             break;
         }
     }
-    if (inside) return {&universe_, &universe_series_};
+    if (inside) {
+        held_inside_.clear();
+        for (const auto& p : positions) held_inside_.push_back(p.symbol);
+        return {&universe_, &universe_series_};
+    }
     std::vector<core::Symbol> held;
     held.reserve(account.positions.size());
     for (const auto& p : account.positions) held.push_back(p.symbol);
@@ -292,8 +303,11 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
 }
 
 std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_run_id) {
-    core::StrategyInput input;
+    // The input map is kept from the last evaluation: its entries are updated in place (the
+    // universe is fixed, so usually the same symbols have closes), not allocated again.
+    core::StrategyInput& input = strategy_input_;
     input.session = session;
+    auto entry = input.closes.begin();
     const auto lookback = static_cast<int>(strategy_.lookback());
     const core::Date through = data_date(session);
     // Enough calendar days to hold `lookback` sessions, holidays included.
@@ -307,12 +321,21 @@ std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_ru
                               : std::upper_bound(s.dates.begin(), s.dates.end(), through);
         const auto span = std::max<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(through - from) + 1, 0);
         const auto first = std::lower_bound(last - std::min(span, last - s.dates.begin()), last, from);
-        if (first == last || *std::prev(last) != through) continue;  // no close: the strategy sees none
+        const bool has_close = first != last && *std::prev(last) == through;  // else the strategy sees none
+        if (entry == input.closes.end() || !core::same_symbol(entry->first, sym))
+            while (entry != input.closes.end() && entry->first < sym) entry = input.closes.erase(entry);
+        const bool kept = entry != input.closes.end() && core::same_symbol(entry->first, sym);
+        if (!has_close) {
+            if (kept) entry = input.closes.erase(entry);
+            continue;
+        }
         // A view into the series: nothing changes it during the evaluation.
-        input.closes.emplace_hint(input.closes.end(), sym,
-                                  std::span<const double>(s.closes).subspan(static_cast<std::size_t>(first - s.dates.begin()),
-                                                                            static_cast<std::size_t>(last - first)));
+        const auto closes = std::span<const double>(s.closes).subspan(static_cast<std::size_t>(first - s.dates.begin()),
+                                                                      static_cast<std::size_t>(last - first));
+        if (kept) (entry++)->second = closes;
+        else input.closes.emplace_hint(entry, sym, closes);
     }
+    input.closes.erase(entry, input.closes.end());
     auto out = strategy_.evaluate(input);
     const std::string problem = out.problem.empty() ? "" : "strategy " + strategy_.name() + ": " + out.problem;
     if (dry_run_) {

@@ -157,11 +157,15 @@ private:
     JournalDetail detail_;
     std::vector<core::Symbol> universe_;  // the strategy's, sorted
     std::map<core::Date, core::Weights> targets_;  // from this process's signals jobs
+    // evaluate_strategy()'s input, kept between evaluations for its map's nodes: its views
+    // are only valid during an evaluation.
+    core::StrategyInput strategy_input_;
     std::deque<Series> series_;  // see series(); a deque: references stay valid as it grows
     std::unordered_map<core::Symbol, std::size_t> series_index_;
     std::vector<Series*> series_order_;  // &series_[i], for a cheap look at the cursor
     std::size_t series_cursor_ = 0;  // where the next symbol's series probably is
     std::vector<Series*> universe_series_;  // series(s) for each of universe_
+    std::vector<core::Symbol> held_inside_;    // the held symbols wanted_symbols() last found all in universe_
     std::vector<core::Symbol> extra_symbols_;  // wanted_symbols() when something outside universe_ is held
     std::vector<Series*> extra_series_;
     std::optional<std::optional<core::Date>> last_rebalance_;  // outer nullopt: not read yet
