@@ -17,6 +17,9 @@
 #include <random>
 #include <string>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -54,6 +57,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// What the process spent between two getrusage() calls: on a virtual machine, page faults
+// (first touches of memory) can be a large share of a run, and show up as system time.
+struct Usage {
+    double user = 0, system = 0;
+    long faults = 0;
+};
+Usage usage_now() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    const auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return {secs(u.ru_utime), secs(u.ru_stime), u.ru_minflt};
+}
+Usage last_run_usage;  // of the last run_once's timed part
+
 double run_once(const std::filesystem::path& journal_path, int symbols, const std::vector<core::Date>& days,
                 const std::shared_ptr<broker::SimMarket>& market, int* orders, double* writer_wait = nullptr) {
     auto journal =
@@ -80,6 +97,7 @@ double run_once(const std::filesystem::path& journal_path, int symbols, const st
     const auto run_id = storage::RunRepository(*journal).start_run("bench", "sim", "", "x");
     daemon::ChainJobs jobs(config, *journal, broker, *market, strategy, clock, false, log, daemon::JournalDetail::trading);
     daemon::Scheduler scheduler(clock, jobs, *journal, config.schedule, run_id, false, log);
+    const Usage before = usage_now();
     const auto start = std::chrono::steady_clock::now();
     net::io_context io;
     scheduler.set_batch(64);
@@ -92,7 +110,10 @@ double run_once(const std::filesystem::path& journal_path, int symbols, const st
     journal->sync();  // the file written behind: timed until all of it is on file
     if (writer_wait) *writer_wait = seconds_since(engine_done);
     *orders = jobs.stats().orders;
-    return seconds_since(start);
+    const double wall = seconds_since(start);
+    const Usage after = usage_now();
+    last_run_usage = {after.user - before.user, after.system - before.system, after.faults - before.faults};
+    return wall;
 }
 
 // The universe as Yahoo CSV files plus a config for `ballast backtest`, in `dir`.
@@ -142,6 +163,10 @@ int main(int argc, char** argv) {
         std::printf("  %-34s %8.3f s  %7.1f us/session  %6.0f ns/bar  %d orders  %s\n", what, seconds,
                     seconds / sessions * 1e6, seconds / bars * 1e9, orders, floor);
     };
+    const auto report_usage = [] {
+        std::printf("  %-34s %8.3f s user + %.3f s system, %ld page faults\n", "  of which CPU (all threads):",
+                    last_run_usage.user, last_run_usage.system, last_run_usage.faults);
+    };
     const bool at_floor_size = symbols == 500 && n_days == 5000;
     int orders = 0;
     if (only.empty() || only == "file") {
@@ -150,10 +175,12 @@ int main(int argc, char** argv) {
         report("journal on (file):", t, orders, !at_floor_size ? "" : t < 1.0 ? "(floor 1.0 s: met)" : "(floor 1.0 s: NOT met)");
         std::printf("  %-34s %8.3f s  (the writer thread still applying batches after the last session)\n",
                     "  of which the writer's tail:", wait);
+        report_usage();
     }
     if (only.empty() || only == "memory") {
         const double t = run_once("", symbols, days, market, &orders);
         report("journal off (transient):", t, orders, !at_floor_size ? "" : t < 0.3 ? "(floor 0.3 s: met)" : "(floor 0.3 s: NOT met)");
+        report_usage();
     }
     if (argc > 4 && only == "file") {
         const std::filesystem::path keep = argv[4];
