@@ -374,6 +374,49 @@ TEST_CASE("a data update takes bars in any order and several sessions at once, a
                     " AND detail = 'stored 4 bars for 2 symbols through 2024-01-04'") == 1);
 }
 
+// The jobs remember the last holdings they found all inside the strategy's universe, to
+// skip the walk when they come again: a holding that appears (or goes) later must still
+// be seen.
+class ExtraHoldingBroker final : public ForwardingBroker {
+public:
+    using ForwardingBroker::ForwardingBroker;
+    bool extra = false;  // the account also lists 100 ZZZ
+    awaitable<broker::Result<core::AccountState>> account() override {
+        auto a = co_await inner_.account();
+        if (!a || !extra) co_return a;
+        core::AccountState with = std::move(a).value();
+        with.positions.emplace_back("ZZZ", d("100"));
+        co_return with;
+    }
+};
+
+TEST_CASE("a holding that appears outside the strategy between sessions is fetched from then on", "[daemon][jobs][data]") {
+    Fixture f;
+    f.market = broker::SimMarket::from_bars(
+        {{"AAA", {bar("AAA", "2024-01-02", 100), bar("AAA", "2024-01-03", 100), bar("AAA", "2024-01-04", 100)}},
+         {"BBB", {bar("BBB", "2024-01-02", 50), bar("BBB", "2024-01-03", 50), bar("BBB", "2024-01-04", 50)}},
+         {"ZZZ", {bar("ZZZ", "2024-01-02", 10), bar("ZZZ", "2024-01-03", 10), bar("ZZZ", "2024-01-04", 10)}}});
+    ExtraHoldingBroker broker(*f.sim);
+    // One ChainJobs for all three sessions (Fixture::run makes one per session).
+    daemon::ChainJobs jobs(f.config, *f.journal, broker, *f.market, f.strategy, f.clock, false, f.log);
+    const auto run_id = storage::RunRepository(*f.journal).start_run("test", "sim", "", "x");
+    daemon::Scheduler scheduler(f.clock, jobs, *f.journal, f.config.schedule, run_id, false, f.log);
+    const auto data_update_of = [&](const char* session, bool extra) {
+        broker.extra = extra;
+        net::io_context io;
+        net::co_spawn(io, [&]() -> awaitable<void> { co_await scheduler.run_session(day(session), true); }, net::detached);
+        io.run();
+        SQLite::Database db((f.dir / "j.db").string(), SQLite::OPEN_READONLY);
+        SQLite::Statement st(db, "SELECT detail FROM job_runs WHERE job = 'data-update' AND session_date = ?");
+        st.bind(1, session);
+        REQUIRE(st.executeStep());
+        return st.getColumn(0).getString();
+    };
+    CHECK(data_update_of("2024-01-02", false) == "stored 2 bars for 2 symbols through 2024-01-02");
+    CHECK(data_update_of("2024-01-03", true) == "stored 6 bars for 3 symbols through 2024-01-03");
+    CHECK(data_update_of("2024-01-04", false) == "stored 2 bars for 2 symbols through 2024-01-04");
+}
+
 TEST_CASE("a holding outside the strategy, and positions a venue lists unsorted, are fetched, valued and sold",
           "[daemon][jobs][data]") {
     const auto run_with = [](bool reversed) {
