@@ -4,9 +4,10 @@
 // `ballast backtest`), risk stage, sim broker, journal. Prints wall times with the journal
 // on (a file written behind by its writer thread, as `ballast backtest` does: the engine on
 // one core, the file's SQLite work on the other) and off (a transient journal, as
-// --no-journal: one thread), against the floors; then the same universe end to end through the real command: CSV
-// files written to a temp directory and `ballast backtest --no-journal` timed as a process
-// (reading 2.5 million CSV rows included).
+// --no-journal: one thread), against the floors, each with the process's CPU time
+// (user, system) and page faults during the run; then the same universe end to end through
+// the real command: CSV files written to a temp directory and `ballast backtest` timed as a
+// process, with --no-journal and with its journal (reading 2.5 million CSV rows included).
 //   ./build/release/tests/bench/bench_backtest [SYMBOLS [DAYS [file|memory|cli [KEEP]]]]   (default 500 5000, all)
 // With `file KEEP`, the journal is kept at the path KEEP (e.g. for tests/bench/journal_bound.sh).
 #include <chrono>
