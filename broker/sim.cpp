@@ -52,13 +52,15 @@ std::shared_ptr<SimMarket> SimMarket::from_bars(std::map<core::Symbol, std::vect
 }
 
 SimMarket::SimMarket(std::map<core::Symbol, std::vector<core::Bar>> bars) {
-    for (auto& [symbol, v] : bars) {
+    bars_.reserve(bars.size());
+    for (auto& [symbol, v] : bars) {  // ascending by symbol, as bars_ must be
         Series series;
         series.dates.reserve(v.size());
         for (const auto& b : v) series.dates.push_back(b.date);
         series.bars = std::move(v);
-        index_.emplace(symbol, &bars_.emplace(symbol, std::move(series)).first->second);
+        bars_.emplace_back(symbol, std::move(series));
     }
+    for (const auto& [symbol, series] : bars_) index_.emplace(symbol, &series);  // bars_ is complete: no more moves
 }
 
 const SimMarket::Series* SimMarket::series(const core::Symbol& symbol) const {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "broker/broker.hpp"
@@ -51,7 +52,10 @@ private:
         std::vector<core::Date> dates;  // bars[i].date: searched without touching the bars
     };
     const Series* series(const core::Symbol& symbol) const;
-    std::map<core::Symbol, Series> bars_;
+    // Ascending by symbol, contiguous (walked along by sorted look-ups, core::Walk); built
+    // once by the constructor and never changed, so that index_ can point into it and
+    // threads can share the market.
+    std::vector<std::pair<core::Symbol, Series>> bars_;
     std::unordered_map<core::Symbol, const Series*> index_;
 };
 

@@ -2,6 +2,7 @@
 // Symbol-keyed maps walked in ascending order. The core's per-symbol loops visit symbols
 // in sorted order, so each look-up is a step or two along a map rather than a search from
 // its root: with hundreds of symbols, string compares were most of a rebalance's planning.
+#include <algorithm>
 #include <iterator>
 #include <map>
 #include <vector>
@@ -10,22 +11,31 @@
 
 namespace ballast::core {
 
-// Looks symbols up in a symbol-keyed `map`; correct in any order, O(1) amortized when
-// they ascend.
+// Looks symbols up in a symbol-keyed `map`, or in a vector of (symbol, value) pairs sorted
+// by symbol (contiguous: each step is cheaper than a tree node's); correct in any order,
+// O(1) amortized when they ascend.
 template <class Map>
 class Walk {
 public:
     explicit Walk(const Map& map) : map_(&map), at_(map.begin()) {}
     // The value for `key`, or nullptr.
-    const typename Map::mapped_type* find(const Symbol& key) {
+    const typename Map::value_type::second_type* find(const Symbol& key) {
         const auto end = map_->end();
         if (at_ != end && same_symbol(at_->first, key)) return &(at_++)->second;  // the next in line
-        if (at_ != map_->begin() && !symbol_less(std::prev(at_)->first, key)) at_ = map_->lower_bound(key);  // went back
+        if (at_ != map_->begin() && !symbol_less(std::prev(at_)->first, key)) at_ = lower_bound(key);  // went back
         while (at_ != end && symbol_less(at_->first, key)) ++at_;
         return at_ != end && same_symbol(at_->first, key) ? &(at_++)->second : nullptr;
     }
 
 private:
+    typename Map::const_iterator lower_bound(const Symbol& key) const {
+        if constexpr (requires { map_->lower_bound(key); }) {
+            return map_->lower_bound(key);
+        } else {
+            return std::lower_bound(map_->begin(), map_->end(), key,
+                                    [](const auto& entry, const Symbol& k) { return symbol_less(entry.first, k); });
+        }
+    }
     const Map* map_;
     typename Map::const_iterator at_;
 };
