@@ -376,8 +376,14 @@ std::optional<core::Trip> ChainJobs::check_breakers(core::Date session, const co
 }
 
 ChainJobs::Series& ChainJobs::series(const core::Symbol& symbol) {
-    if (series_cursor_ < series_order_.size() && core::same_symbol(series_order_[series_cursor_]->symbol, symbol))
-        return *series_order_[series_cursor_++];
+    // Callers usually ask in the order the series were made (the universe's, sorted),
+    // sometimes skipping some (the holdings, a subset): look a few places ahead first.
+    constexpr std::size_t kLookAhead = 8;
+    for (std::size_t i = series_cursor_, end = std::min(series_order_.size(), series_cursor_ + kLookAhead); i < end; ++i)
+        if (core::same_symbol(series_order_[i]->symbol, symbol)) {
+            series_cursor_ = i + 1;
+            return *series_order_[i];
+        }
     if (const auto it = series_index_.find(symbol); it != series_index_.end()) {
         series_cursor_ = it->second + 1;
         return *series_order_[it->second];
