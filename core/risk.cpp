@@ -21,7 +21,7 @@ std::string pct2(double fraction) {
 // The account as the approved orders leave it, with its gross exposure kept current
 // order by order (exact decimals: the same sum as adding up every position each time).
 struct Book {
-    std::map<Symbol, Decimal> held;  // shares by symbol
+    SymbolMap<Decimal> held;  // shares by symbol
     Decimal cash;
     Decimal priced_gross;       // sum of |qty x price| over the held symbols with a price
     std::set<Symbol> unpriced;  // held (non-zero) symbols without a price
@@ -73,7 +73,7 @@ struct Book {
 StopEvaluation evaluate_stops(const AccountState& account, const Prices& prices, const Prices& references,
                               Decimal stop_loss) {
     StopEvaluation out;
-    std::map<Symbol, Decimal> held;
+    SymbolMap<Decimal> held;
     for (const auto& p : account.positions) held[p.symbol] += p.qty;
     for (const auto& [s, q] : held) {
         if (!q.is_positive()) continue;

@@ -42,8 +42,8 @@ private:
 
 // Shares held by symbol, the positions of a symbol added up. One pass, appending, when
 // the positions come sorted by symbol (as the brokers list them).
-inline std::map<Symbol, Decimal> holdings(const AccountState& account) {
-    std::map<Symbol, Decimal> held;
+inline SymbolMap<Decimal> holdings(const AccountState& account) {
+    SymbolMap<Decimal> held;
     for (const auto& p : account.positions) {
         if (held.empty() || symbol_less(std::prev(held.end())->first, p.symbol))
             held.emplace_hint(held.end(), p.symbol, p.qty);

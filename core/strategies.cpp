@@ -193,6 +193,9 @@ StrategyOutput DualMomentum::evaluate(const StrategyInput& input) const {
         }
     }
 
+    // Every candidate's signal, in the candidates' order (usually sorted: each goes in at the
+    // end of the map).
+    for (const auto& [sym, r] : ranked) out.signals[sym] = clip(r);
     // Rank (highest return first, ties by symbol), pick, filter.
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
@@ -203,7 +206,6 @@ StrategyOutput DualMomentum::evaluate(const StrategyInput& input) const {
     for (const auto& sym : universe()) targets[sym] = Decimal{};
     for (std::size_t i = 0; i < ranked.size(); ++i) {
         const auto& [sym, r] = ranked[i];
-        out.signals[sym] = clip(r);
         if (i >= p.top_n) continue;
         if (r >= hurdle) targets[sym] += share;
         else if (p.safe_asset) targets[*p.safe_asset] += share;

@@ -21,7 +21,7 @@ struct StrategyInput {
 };
 
 struct StrategyOutput {
-    std::map<Symbol, double> signals;  // each in [-1, 1]
+    SymbolMap<double> signals;  // each in [-1, 1]
     Weights targets;                   // fractions, summing to at most 1
     std::string problem;               // non-empty: no targets this session, and why
 };

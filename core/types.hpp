@@ -1,6 +1,8 @@
 #pragma once
 // Plain domain values shared by every layer.
 #include <map>
+
+#include <boost/container/flat_map.hpp>
 #include <optional>
 #include <utility>
 #include <string>
@@ -84,9 +86,16 @@ inline std::optional<Decimal> to_price(double value) {
     return d;
 }
 
+// A map by symbol kept as one vector sorted by symbol. The per-symbol maps of a session
+// (weights, prices, shares) are built in symbol order and read by walking along them
+// (core/sorted.hpp); a node-based map's allocation per entry and pointer chasing cost
+// more there than its cheap insertion in the middle saves. As with any vector, an
+// insertion or erasure invalidates iterators and references into the map.
+template <class T>
+using SymbolMap = boost::container::flat_map<Symbol, T>;
 // Target weights as fractions of equity (0.4 = 40%), by symbol.
-using Weights = std::map<Symbol, Decimal>;
+using Weights = SymbolMap<Decimal>;
 // Valuation prices per symbol.
-using Prices = std::map<Symbol, Decimal>;
+using Prices = SymbolMap<Decimal>;
 
 }  // namespace ballast::core

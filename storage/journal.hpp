@@ -292,7 +292,7 @@ public:
     explicit SignalRepository(Journal& j) : j_(j) {}
     // Saving again for the same session (a job resumed after a crash) replaces the rows.
     void save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
-                      const std::map<core::Symbol, double>& signals);
+                      const core::SymbolMap<double>& signals);
     void save_targets(std::int64_t job_run_id, core::Date session, const std::string& strategy,
                       const core::Weights& targets);
     // Targets saved for `session` (empty map if none).

@@ -552,7 +552,7 @@ std::optional<core::Date> RunRepository::latest_session() {
 // ---- signals, targets and rebalance decisions -------------------------------------
 
 void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session, const std::string& strategy,
-                                    const std::map<core::Symbol, double>& signals) {
+                                    const core::SymbolMap<double>& signals) {
     if (j_.memory())
         return memory_write(j_, "cannot store signals", [&] {  // not kept
             behind(j_, [=](Journal& f) { SignalRepository(f).save_signals(job_run_id, session, strategy, signals); });

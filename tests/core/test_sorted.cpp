@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/sorted.hpp"
@@ -14,7 +15,10 @@ namespace {
 Decimal d(int v) { return Decimal::from_int(v); }
 }  // namespace
 
-TEST_CASE("Walk answers like find, whatever the order of the keys asked", "[core][sorted]") {
+// Over a node-based map, a SymbolMap (a sorted vector underneath) and a plain vector of
+// (symbol, value) pairs sorted by symbol, as the sim market keeps its series.
+TEMPLATE_TEST_CASE("Walk answers like find, whatever the order of the keys asked", "[core][sorted]",
+                   (std::map<Symbol, int>), SymbolMap<int>, (std::vector<std::pair<Symbol, int>>)) {
     std::map<Symbol, int> m;
     for (int i = 0; i < 200; i += 2) m["S" + std::to_string(1000 + i)] = i;  // even ones only
     std::vector<Symbol> asked;
@@ -27,8 +31,9 @@ TEST_CASE("Walk answers like find, whatever the order of the keys asked", "[core
     for (const auto& s : asked) orders[2].push_back(s);  // each key twice, the second pass from the start
     std::mt19937 rng(7);
     std::shuffle(orders[3].begin(), orders[3].end(), rng);
+    const TestType walked(m.begin(), m.end());
     for (const auto& keys : orders) {
-        Walk walk(m);
+        Walk walk(walked);
         for (const auto& k : keys) {
             INFO(k);
             const int* found = walk.find(k);
@@ -38,20 +43,20 @@ TEST_CASE("Walk answers like find, whatever the order of the keys asked", "[core
         }
     }
     // The same key asked twice in a row is found both times.
-    Walk walk(m);
+    Walk walk(walked);
     CHECK(walk.find("S1010") != nullptr);
     CHECK(walk.find("S1010") != nullptr);
-    std::map<Symbol, int> empty;
+    const TestType empty;
     CHECK(Walk(empty).find("A") == nullptr);
 }
 
 TEST_CASE("holdings adds up positions by symbol, sorted or not", "[core][sorted]") {
     AccountState sorted;
     sorted.positions = {{"AAA", d(1)}, {"BBB", d(2)}, {"CCC", d(3)}};
-    CHECK(holdings(sorted) == std::map<Symbol, Decimal>{{"AAA", d(1)}, {"BBB", d(2)}, {"CCC", d(3)}});
+    CHECK(holdings(sorted) == SymbolMap<Decimal>{{"AAA", d(1)}, {"BBB", d(2)}, {"CCC", d(3)}});
     AccountState messy;
     messy.positions = {{"CCC", d(3)}, {"AAA", d(1)}, {"CCC", d(4)}, {"BBB", d(2)}, {"AAA", d(-1)}};
-    CHECK(holdings(messy) == std::map<Symbol, Decimal>{{"AAA", d(0)}, {"BBB", d(2)}, {"CCC", d(7)}});
+    CHECK(holdings(messy) == SymbolMap<Decimal>{{"AAA", d(0)}, {"BBB", d(2)}, {"CCC", d(7)}});
     CHECK(holdings(AccountState{}).empty());
 }
 

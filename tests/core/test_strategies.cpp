@@ -70,7 +70,7 @@ TEST_CASE("trend: above the SMA holds, below moves to the safe asset", "[core][s
     INFO(out.problem);
     REQUIRE(out.problem.empty());
     CHECK(out.targets == Weights{{"SPY", d("0.6")}, {"TLT", d("0")}, {"IEF", d("0.4")}});
-    CHECK(out.signals == std::map<Symbol, double>{{"SPY", 1.0}, {"TLT", -1.0}});
+    CHECK(out.signals == SymbolMap<double>{{"SPY", 1.0}, {"TLT", -1.0}});
     check_well_formed(out.targets);
 }
 
@@ -233,7 +233,7 @@ TEST_CASE("risk parity: inverse-volatility weights rounded down", "[core][strate
     INFO(out.problem);
     REQUIRE(out.problem.empty());
     CHECK(out.targets == Weights{{"VTI", d("0.666666")}, {"TLT", d("0.333333")}});
-    CHECK(out.signals == std::map<Symbol, double>{{"VTI", 1.0}, {"TLT", 1.0}});
+    CHECK(out.signals == SymbolMap<double>{{"VTI", 1.0}, {"TLT", 1.0}});
     check_well_formed(out.targets);
 
     // Volatility target 10%: VTI's annual vol is 0.01 * sqrt(2) * sqrt(252) = 0.2245, TLT's

@@ -26,8 +26,8 @@ namespace {
 Decimal dec(const char* text) { return *Decimal::parse(text); }
 Date day(unsigned d) { return Date::from_ymd(2025, 3, d); }
 
-std::map<core::Symbol, double> signals(int n, int bad = -1) {
-    std::map<core::Symbol, double> out;
+core::SymbolMap<double> signals(int n, int bad = -1) {
+    core::SymbolMap<double> out;
     for (int i = 0; i < n; ++i) {
         char name[16];
         std::snprintf(name, sizeof name, "S%03d", i);

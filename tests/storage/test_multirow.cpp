@@ -99,7 +99,7 @@ TEST_CASE_METHOD(Fixture, "signals are the rows one INSERT per signal gave, upse
     for (const int n : kSizes) {
         INFO(n << " signals");
         const Date session = day(10 + static_cast<unsigned>(n % 5));  // some sizes share a session
-        std::map<core::Symbol, double> signals;
+        core::SymbolMap<double> signals;
         for (int i = 0; i < n; ++i) signals[symbol(i)] = (i % 41 - 20) / 20.0;
         repo.save_signals(first, session, "trend", signals);
         for (const auto& [s, v] : signals)
@@ -109,7 +109,7 @@ TEST_CASE_METHOD(Fixture, "signals are the rows one INSERT per signal gave, upse
                 expected.text());
 
         // Again over half of them and as many new ones (a job resumed after a crash).
-        std::map<core::Symbol, double> again;
+        core::SymbolMap<double> again;
         for (int i = n / 2; i < n / 2 + n; ++i) again[symbol(i)] = -((i % 37) / 40.0) - 0.01;
         repo.save_signals(second, session, "trend", again);
         for (const auto& [s, v] : again)
@@ -253,7 +253,7 @@ TEST_CASE_METHOD(Fixture, "a row that fails fails the whole write, with the same
     const auto sig = job(day(3), "signals");
     for (const int bad : {0, 63, 64, 65, 499}) {
         INFO("bad row " << bad);
-        std::map<core::Symbol, double> signals;
+        core::SymbolMap<double> signals;
         for (int i = 0; i < 500; ++i) signals[symbol(i)] = i == bad ? 1.5 : 0.5;
         try {
             repo.save_signals(sig, day(4), "trend", signals);
