@@ -73,8 +73,7 @@ struct Book {
 StopEvaluation evaluate_stops(const AccountState& account, const Prices& prices, const Prices& references,
                               Decimal stop_loss) {
     StopEvaluation out;
-    SymbolMap<Decimal> held;
-    for (const auto& p : account.positions) held[p.symbol] += p.qty;
+    const auto held = holdings(account);
     for (const auto& [s, q] : held) {
         if (!q.is_positive()) continue;
         const auto ref = references.find(s);

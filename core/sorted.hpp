@@ -41,14 +41,35 @@ private:
 };
 
 // Shares held by symbol, the positions of a symbol added up. One pass, appending, when
-// the positions come sorted by symbol (as the brokers list them).
+// the positions come sorted by symbol (as the sim lists them); otherwise (a venue's own
+// order) sorted once, never inserted one by one into the middle of the sorted vector.
 inline SymbolMap<Decimal> holdings(const AccountState& account) {
     SymbolMap<Decimal> held;
-    for (const auto& p : account.positions) {
-        if (held.empty() || symbol_less(std::prev(held.end())->first, p.symbol))
-            held.emplace_hint(held.end(), p.symbol, p.qty);
-        else held[p.symbol] += p.qty;
+    const auto& positions = account.positions;
+    const bool ascending = std::is_sorted(positions.begin(), positions.end(), [](const Position& a, const Position& b) {
+        return symbol_less(a.symbol, b.symbol);
+    });
+    if (ascending) {
+        held.reserve(positions.size());
+        for (const auto& p : positions) {
+            if (held.empty() || symbol_less(std::prev(held.end())->first, p.symbol))
+                held.emplace_hint(held.end(), p.symbol, p.qty);
+            else std::prev(held.end())->second += p.qty;  // the same symbol again
+        }
+        return held;
     }
+    std::vector<const Position*> sorted;
+    sorted.reserve(positions.size());
+    for (const auto& p : positions) sorted.push_back(&p);
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Position* a, const Position* b) { return symbol_less(a->symbol, b->symbol); });
+    typename SymbolMap<Decimal>::sequence_type summed;
+    summed.reserve(sorted.size());
+    for (const Position* p : sorted) {
+        if (!summed.empty() && same_symbol(summed.back().first, p->symbol)) summed.back().second += p->qty;
+        else summed.emplace_back(p->symbol, p->qty);
+    }
+    held.adopt_sequence(boost::container::ordered_unique_range, std::move(summed));
     return held;
 }
 

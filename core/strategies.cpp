@@ -49,6 +49,17 @@ std::string take_closes(const StrategyInput& in, const Symbol& symbol, std::size
     return "";
 }
 
+// The indexes of `symbols` in symbol order, so that maps by symbol are filled at their end
+// (a configured universe keeps the user's order). The symbols are unique (the config
+// refuses repeats); a repeat would keep its first place.
+std::vector<std::size_t> by_symbol(const std::vector<Symbol>& symbols) {
+    std::vector<std::size_t> order(symbols.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return symbol_less(symbols[a], symbols[b]); });
+    return order;
+}
+
 Decimal sum_of(const Weights& w) {
     Decimal s;
     for (const auto& [sym, x] : w) s += x;
@@ -193,9 +204,8 @@ StrategyOutput DualMomentum::evaluate(const StrategyInput& input) const {
         }
     }
 
-    // Every candidate's signal, in the candidates' order (usually sorted: each goes in at the
-    // end of the map).
-    for (const auto& [sym, r] : ranked) out.signals[sym] = clip(r);
+    // Every candidate's signal, in symbol order (each goes in at the end of the map).
+    for (const std::size_t i : by_symbol(p.candidates)) out.signals.emplace_hint(out.signals.end(), ranked[i].first, clip(ranked[i].second));
     // Rank (highest return first, ties by symbol), pick, filter.
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
@@ -264,9 +274,10 @@ StrategyOutput RiskParity::evaluate(const StrategyInput& input) const {
         out.problem = "volatilities out of range (" + num(inverse_sum) + ")";
         return out;
     }
-    for (std::size_t i = 0; i < p.universe.size(); ++i) {
-        out.targets[p.universe[i]] = weight_down(w[i] * exposure);
-        out.signals[p.universe[i]] = exposure;
+    // In symbol order (the universe is as configured): each entry goes in at the end.
+    for (const std::size_t i : by_symbol(p.universe)) {
+        out.targets.emplace_hint(out.targets.end(), p.universe[i], weight_down(w[i] * exposure));
+        out.signals.emplace_hint(out.signals.end(), p.universe[i], exposure);
     }
     cap_at_one(out.targets);
     return out;

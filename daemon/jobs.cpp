@@ -333,7 +333,7 @@ std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_ru
         const auto closes = std::span<const double>(s.closes).subspan(static_cast<std::size_t>(first - s.dates.begin()),
                                                                       static_cast<std::size_t>(last - first));
         if (kept) (entry++)->second = closes;
-        else input.closes.emplace_hint(entry, sym, closes);
+        else entry = std::next(input.closes.emplace_hint(entry, sym, closes));  // still the entry after sym
     }
     input.closes.erase(entry, input.closes.end());
     auto out = strategy_.evaluate(input);

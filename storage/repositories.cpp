@@ -625,12 +625,12 @@ core::Weights SignalRepository::targets_for(core::Date session) {
         return it == m->targets.end() ? core::Weights{} : it->second;
     }
     return guarded(j_, "cannot read targets", [&] {
-        detail::CachedStatement st(j_, "SELECT rowid, symbol, weight FROM targets WHERE session_date = ?");
+        detail::CachedStatement st(j_, "SELECT rowid, symbol, weight FROM targets WHERE session_date = ? ORDER BY symbol");
         st.bind(1, session.to_string());
         core::Weights out;
         while (st.executeStep()) {
             const RowRef at{j_, "targets", std::to_string(st.getColumn(0).getInt64())};
-            out.emplace(detail::text_at(st, 1), detail::decimal_at(at, st, 2, "weight"));
+            out.emplace_hint(out.end(), detail::text_at(st, 1), detail::decimal_at(at, st, 2, "weight"));
         }
         return out;
     });

@@ -57,6 +57,9 @@ TEST_CASE("holdings adds up positions by symbol, sorted or not", "[core][sorted]
     AccountState messy;
     messy.positions = {{"CCC", d(3)}, {"AAA", d(1)}, {"CCC", d(4)}, {"BBB", d(2)}, {"AAA", d(-1)}};
     CHECK(holdings(messy) == SymbolMap<Decimal>{{"AAA", d(0)}, {"BBB", d(2)}, {"CCC", d(7)}});
+    AccountState repeated;  // sorted, a symbol listed twice in a row
+    repeated.positions = {{"AAA", d(1)}, {"AAA", d(2)}, {"BBB", d(3)}};
+    CHECK(holdings(repeated) == SymbolMap<Decimal>{{"AAA", d(3)}, {"BBB", d(3)}});
     CHECK(holdings(AccountState{}).empty());
 }
 

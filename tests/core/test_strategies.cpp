@@ -306,3 +306,47 @@ TEST_CASE("history_start covers the sessions a lookback needs, across holidays",
         if (n == 200) CHECK(ratio_short);
     }
 }
+
+// The per-symbol maps are sorted vectors: the strategies fill them in symbol order,
+// whatever order the configured universe lists its symbols in, and the output does not
+// depend on that order.
+TEST_CASE("risk parity and dual momentum: the universe's order changes nothing", "[core][strategies]") {
+    std::vector<Symbol> symbols;
+    std::map<Symbol, std::vector<double>> closes;
+    for (int i = 0; i < 300; ++i) {
+        const Symbol s = "S" + std::to_string(1000 + (i * 7919) % 300);  // a scrambled order
+        symbols.push_back(s);
+        std::vector<double> v;
+        for (int k = 0; k < 6; ++k) v.push_back(100.0 + (k % 2 == 0 ? 1 : -1) * (1 + (i % 13)) + 0.5 * k * (i % 5));
+        closes[s] = v;
+    }
+    REQUIRE(!std::is_sorted(symbols.begin(), symbols.end()));
+    std::vector<Symbol> sorted = symbols;
+    std::sort(sorted.begin(), sorted.end());
+    const auto in = input(closes);
+
+    RiskParityParams rp;
+    rp.lookback_days = 5;
+    rp.universe = symbols;
+    const auto scrambled_rp = RiskParity("rp", rp).evaluate(in);
+    rp.universe = sorted;
+    const auto sorted_rp = RiskParity("rp", rp).evaluate(in);
+    REQUIRE(scrambled_rp.problem.empty());
+    CHECK(scrambled_rp.targets.size() == 300);
+    CHECK(scrambled_rp.targets == sorted_rp.targets);
+    CHECK(scrambled_rp.signals == sorted_rp.signals);
+    check_well_formed(scrambled_rp.targets);
+
+    DualMomentumParams dm;
+    dm.lookback_days = 5;
+    dm.top_n = 10;
+    dm.candidates = symbols;
+    const auto scrambled_dm = DualMomentum("dm", dm).evaluate(in);
+    dm.candidates = sorted;
+    const auto sorted_dm = DualMomentum("dm", dm).evaluate(in);
+    REQUIRE(scrambled_dm.problem.empty());
+    CHECK(scrambled_dm.signals.size() == 300);
+    CHECK(scrambled_dm.targets == sorted_dm.targets);
+    CHECK(scrambled_dm.signals == sorted_dm.signals);
+    check_well_formed(scrambled_dm.targets);
+}
