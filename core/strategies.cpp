@@ -205,7 +205,8 @@ StrategyOutput DualMomentum::evaluate(const StrategyInput& input) const {
     }
 
     // Every candidate's signal, in symbol order (each goes in at the end of the map).
-    for (const std::size_t i : by_symbol(p.candidates)) out.signals.emplace_hint(out.signals.end(), ranked[i].first, clip(ranked[i].second));
+    for (const std::size_t i : by_symbol(p.candidates))
+        out.signals.emplace_hint(out.signals.end(), ranked[i].first, clip(ranked[i].second));
     // Rank (highest return first, ties by symbol), pick, filter.
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;

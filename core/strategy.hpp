@@ -22,8 +22,8 @@ struct StrategyInput {
 
 struct StrategyOutput {
     SymbolMap<double> signals;  // each in [-1, 1]
-    Weights targets;                   // fractions, summing to at most 1
-    std::string problem;               // non-empty: no targets this session, and why
+    Weights targets;            // fractions, summing to at most 1
+    std::string problem;        // non-empty: no targets this session, and why
 };
 
 class Strategy {

@@ -1,12 +1,12 @@
 #pragma once
 // Plain domain values shared by every layer.
 #include <map>
-
-#include <boost/container/flat_map.hpp>
 #include <optional>
 #include <utility>
 #include <string>
 #include <vector>
+
+#include <boost/container/flat_map.hpp>
 
 #include "core/calendar.hpp"
 #include "core/decimal.hpp"
