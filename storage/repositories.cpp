@@ -83,20 +83,20 @@ void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string
         static const detail::RowsInsert insert(
             "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume, source) VALUES ",
             "(#, #, #, #, #, #, #, #, ?1)", kUpsert);
+        // A bar's eight values from parameter `at` on.
+        const auto bind_bar = [](auto& st, int at, const core::Bar& b, detail::KeptText& keep) {
+            st.bindNoCopy(at, b.symbol);
+            st.bindNoCopy(at + 1, keep(b.date.to_string()));
+            st.bind(at + 2, b.open);
+            st.bind(at + 3, b.high);
+            st.bind(at + 4, b.low);
+            st.bind(at + 5, b.close);
+            st.bind(at + 6, b.adj_close);
+            st.bind(at + 7, b.volume);
+        };
         try {
             // 64 rows to a statement; a later row of the same symbol and date wins, as one by one.
-            detail::insert_rows(
-                j_, insert, bars, [&](auto& st) { st.bindNoCopy(1, source); },
-                [](auto& st, int at, const core::Bar& b, detail::KeptText& keep) {
-                    st.bindNoCopy(at, b.symbol);
-                    st.bindNoCopy(at + 1, keep(b.date.to_string()));
-                    st.bind(at + 2, b.open);
-                    st.bind(at + 3, b.high);
-                    st.bind(at + 4, b.low);
-                    st.bind(at + 5, b.close);
-                    st.bind(at + 6, b.adj_close);
-                    st.bind(at + 7, b.volume);
-                });
+            detail::insert_rows(j_, insert, bars, [&](auto& st) { st.bindNoCopy(1, source); }, bind_bar);
         } catch (const SQLite::Exception& e) {
             // A bar the schema refuses (its statement undone, the transaction intact): the
             // bars again one by one (the ones stored already are stored the same again), so
@@ -105,21 +105,14 @@ void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string
             detail::CachedStatement st(j_, "INSERT INTO bars (symbol, date, open, high, low, close, adj_close, volume,"
                                            " source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" + std::string(kUpsert));
             st.bindNoCopy(9, source);  // sqlite3_reset keeps bindings: bound once
+            detail::KeptText keep;
             for (const core::Bar& b : bars) {
-                const std::string date = b.date.to_string();
                 try {
-                    st.bindNoCopy(1, b.symbol);
-                    st.bindNoCopy(2, date);
-                    st.bind(3, b.open);
-                    st.bind(4, b.high);
-                    st.bind(5, b.low);
-                    st.bind(6, b.close);
-                    st.bind(7, b.adj_close);
-                    st.bind(8, b.volume);
+                    bind_bar(st, 1, b, keep);
                     st.exec();
                     st.reset();
                 } catch (const SQLite::Exception& refused) {
-                    throw detail::wrap(j_.path(), "cannot store the bar " + b.symbol + " " + date, refused);
+                    throw detail::wrap(j_.path(), "cannot store the bar " + b.symbol + " " + b.date.to_string(), refused);
                 }
             }
             throw;  // refused as a batch but not one by one: should not happen; report it as it came
@@ -749,7 +742,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
             const std::size_t index = m->orders.size();
             if (m->find_order(intent.client_order_id)) throw duplicate_order(j_, intent.client_order_id);
             OrderRow o;
-            o.id = static_cast<std::int64_t>(m->orders.size()) + 1;
+            o.id = static_cast<std::int64_t>(index) + 1;
             o.job_run_id = intent.job_run_id;
             o.client_order_id = intent.client_order_id;
             o.session = intent.session;

@@ -324,29 +324,28 @@ TEST_CASE("risk parity and dual momentum: the universe's order changes nothing",
     std::vector<Symbol> sorted = symbols;
     std::sort(sorted.begin(), sorted.end());
     const auto in = input(closes);
-
-    RiskParityParams rp;
-    rp.lookback_days = 5;
-    rp.universe = symbols;
-    const auto scrambled_rp = RiskParity("rp", rp).evaluate(in);
-    rp.universe = sorted;
-    const auto sorted_rp = RiskParity("rp", rp).evaluate(in);
-    REQUIRE(scrambled_rp.problem.empty());
-    CHECK(scrambled_rp.targets.size() == 300);
-    CHECK(scrambled_rp.targets == sorted_rp.targets);
-    CHECK(scrambled_rp.signals == sorted_rp.signals);
-    check_well_formed(scrambled_rp.targets);
-
-    DualMomentumParams dm;
-    dm.lookback_days = 5;
-    dm.top_n = 10;
-    dm.candidates = symbols;
-    const auto scrambled_dm = DualMomentum("dm", dm).evaluate(in);
-    dm.candidates = sorted;
-    const auto sorted_dm = DualMomentum("dm", dm).evaluate(in);
-    REQUIRE(scrambled_dm.problem.empty());
-    CHECK(scrambled_dm.signals.size() == 300);
-    CHECK(scrambled_dm.targets == sorted_dm.targets);
-    CHECK(scrambled_dm.signals == sorted_dm.signals);
-    check_well_formed(scrambled_dm.targets);
+    // The strategy made with the scrambled universe, then with the sorted one.
+    const auto same_either_way = [&](const auto& make) {
+        const auto scrambled = make(symbols).evaluate(in);
+        const auto ordered = make(sorted).evaluate(in);
+        REQUIRE(scrambled.problem.empty());
+        CHECK(scrambled.targets.size() == 300);
+        CHECK(scrambled.signals.size() == 300);
+        CHECK(scrambled.targets == ordered.targets);
+        CHECK(scrambled.signals == ordered.signals);
+        check_well_formed(scrambled.targets);
+    };
+    same_either_way([](const std::vector<Symbol>& universe) {
+        RiskParityParams rp;
+        rp.lookback_days = 5;
+        rp.universe = universe;
+        return RiskParity("rp", rp);
+    });
+    same_either_way([](const std::vector<Symbol>& universe) {
+        DualMomentumParams dm;
+        dm.lookback_days = 5;
+        dm.top_n = 10;
+        dm.candidates = universe;
+        return DualMomentum("dm", dm);
+    });
 }
