@@ -1,4 +1,6 @@
 // ballast: one binary, subcommands. Parses the command line and hands over to app.cpp.
+#include <dlfcn.h>
+
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -9,9 +11,26 @@
 
 namespace bd = ballast::daemon;
 
+namespace {
+
+// The allocator this process really runs with (what the build chose, as loaded):
+// gperftools' tcmalloc answers tc_version(); otherwise it is the C library's malloc.
+std::string allocator_in_use() {
+    using TcVersion = const char* (*)(int*, int*, const char**);
+    if (void* f = ::dlsym(RTLD_DEFAULT, "tc_version")) {
+        int major = 0, minor = 0;
+        const char* patch = "";
+        const char* version = reinterpret_cast<TcVersion>(f)(&major, &minor, &patch);
+        return std::string("tcmalloc (") + (version ? version : "unknown version") + ")";
+    }
+    return "system malloc";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     CLI::App app{"ballast: a portfolio rebalancing daemon for one brokerage account"};
-    app.set_version_flag("--version", std::string("ballast ") + BALLAST_VERSION);
+    app.set_version_flag("--version", std::string("ballast ") + BALLAST_VERSION + " (memory allocator: " + allocator_in_use() + ")");
     app.require_subcommand(1);
 
     bd::CommonOptions common;

@@ -295,3 +295,14 @@ TEST_CASE("a drawdown breaker halts across restarts until resume", "[integration
     CHECK(resumed.output.find("drawdown") != std::string::npos);
     CHECK(count_rows(journal, "SELECT count(*) FROM control_flags WHERE name = 'halt'") == 0);
 }
+
+TEST_CASE("the version names the memory allocator the binary runs with, the one the build chose", "[integration][cli]") {
+    const auto r = run_ballast("--version");
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find(std::string("ballast ") + BALLAST_VERSION) != std::string::npos);
+    // Reported from what is loaded (tcmalloc answers tc_version()), not from the build's setting.
+    const std::string expected = std::string(BALLAST_MALLOC_NAME) == "tcmalloc" ? "memory allocator: tcmalloc (gperftools "
+                                                                                : "memory allocator: system malloc";
+    CHECK(r.output.find(expected) != std::string::npos);
+}
