@@ -35,9 +35,11 @@ void expect_one_change(const Journal& j, int changed, const char* table, std::in
 // On a write-behind journal (Journal::open_write_behind), a write done to memory is handed
 // to the writer thread as the same call on the file. A call that returns an id must
 // return the one memory gave, or the file is out of step with what the process read.
-template <class F>
-void behind(Journal& j, F&& write) {
-    if (j.writes_behind()) j.write_behind(std::forward<F>(write));
+// `make` returns that call, holding copies of its arguments; it is called only on a
+// write-behind journal, so a transient one copies nothing.
+template <class Make>
+void behind(Journal& j, Make&& make) {
+    if (j.writes_behind()) j.write_behind(make());
 }
 
 void same_id(const Journal& file, const char* table, std::int64_t expected, std::int64_t got) {
@@ -71,7 +73,7 @@ bool is_terminal_order_status(const std::string& s) {
 void BarRepository::upsert(const std::vector<core::Bar>& bars, const std::string& source) {
     if (j_.memory())
         return memory_write(j_, "cannot store bars", [&] {  // a transient journal keeps no bars
-            behind(j_, [=](Journal& f) { BarRepository(f).upsert(bars, source); });
+            behind(j_, [&] { return [=](Journal& f) { BarRepository(f).upsert(bars, source); }; });
             return;
         });
     guarded_write(j_, "cannot store bars", [&] {
@@ -242,9 +244,9 @@ std::int64_t RunRepository::start_run(const std::string& command, const std::str
     if (auto* m = j_.memory())
         return memory_write(j_, "cannot record the run", [&] {
             const auto id = ++m->runs;
-            behind(j_, [=](Journal& f) {
+            behind(j_, [&] { return [=](Journal& f) {
                 same_id(f, "runs", id, RunRepository(f).start_run(command, mode, config_path, started_at));
-            });
+            }; });
             return id;
         });
     return guarded_write(j_, "cannot record the run", [&] {
@@ -264,7 +266,7 @@ void RunRepository::finish_run(std::int64_t run_id, const std::string& status, c
     if (auto* m = j_.memory())
         return memory_write(j_, "cannot finish the run", [&] {
             if (run_id < 1 || run_id > m->runs) expect_one_change(j_, 0, "runs", run_id);
-            behind(j_, [=](Journal& f) { RunRepository(f).finish_run(run_id, status, finished_at); });
+            behind(j_, [&] { return [=](Journal& f) { RunRepository(f).finish_run(run_id, status, finished_at); }; });
             return;
         });
     guarded_write(j_, "cannot finish the run", [&] {
@@ -322,9 +324,9 @@ std::int64_t RunRepository::start_job(std::int64_t run_id, core::Date session, c
     if (j_.memory())
         return memory_write(j_, "cannot record the job run", [&] {
             const auto id = memory_job(j_, run_id, session, job, JobStatus::running, started_at, "", "", dry_run);
-            behind(j_, [=](Journal& f) {
+            behind(j_, [&] { return [=](Journal& f) {
                 same_id(f, "job_runs", id, RunRepository(f).start_job(run_id, session, job, started_at, dry_run));
-            });
+            }; });
             return id;
         });
     return guarded_write(j_, "cannot record the job run", [&] {
@@ -357,7 +359,7 @@ void RunRepository::finish_job(std::int64_t job_run_id, JobStatus status, const 
             r.finished_at = finished_at;
             r.error = error;
             r.detail = detail;
-            behind(j_, [=](Journal& f) { RunRepository(f).finish_job(job_run_id, status, finished_at, error, detail); });
+            behind(j_, [&] { return [=](Journal& f) { RunRepository(f).finish_job(job_run_id, status, finished_at, error, detail); }; });
             return;
         });
     guarded_write(j_, "cannot finish the job run", [&] {
@@ -378,9 +380,9 @@ std::int64_t RunRepository::record_skipped(std::int64_t run_id, core::Date sessi
     if (j_.memory())
         return memory_write(j_, "cannot record the skipped job", [&] {
             const auto id = memory_job(j_, run_id, session, job, JobStatus::skipped, at, at, reason, dry_run);
-            behind(j_, [=](Journal& f) {
+            behind(j_, [&] { return [=](Journal& f) {
                 same_id(f, "job_runs", id, RunRepository(f).record_skipped(run_id, session, job, at, reason, dry_run));
-            });
+            }; });
             return id;
         });
     return guarded_write(j_, "cannot record the skipped job", [&] {
@@ -414,7 +416,7 @@ int RunRepository::fail_orphans(const std::string& at, const std::string& reason
                     r.error = reason;
                     ++n;
                 }
-            behind(j_, [=](Journal& f) { RunRepository(f).fail_orphans(at, reason, before); });
+            behind(j_, [&] { return [=](Journal& f) { RunRepository(f).fail_orphans(at, reason, before); }; });
             return n;
         });
     return guarded_write(j_, "cannot fail orphaned job runs", [&] {
@@ -548,7 +550,7 @@ void SignalRepository::save_signals(std::int64_t job_run_id, core::Date session,
                                     const core::SymbolMap<double>& signals) {
     if (j_.memory())
         return memory_write(j_, "cannot store signals", [&] {  // not kept
-            behind(j_, [=](Journal& f) { SignalRepository(f).save_signals(job_run_id, session, strategy, signals); });
+            behind(j_, [&] { return [=](Journal& f) { SignalRepository(f).save_signals(job_run_id, session, strategy, signals); }; });
             return;
         });
     guarded_write(j_, "cannot store signals", [&] {
@@ -582,7 +584,7 @@ void SignalRepository::save_targets(std::int64_t job_run_id, core::Date session,
             auto& saved = m->targets[session];  // an upsert per symbol, as the SQL
             if (saved.empty()) saved = targets;
             else for (const auto& [symbol, weight] : targets) saved[symbol] = weight;
-            behind(j_, [=](Journal& f) { SignalRepository(f).save_targets(job_run_id, session, strategy, targets); });
+            behind(j_, [&] { return [=](Journal& f) { SignalRepository(f).save_targets(job_run_id, session, strategy, targets); }; });
             return;
         });
     guarded_write(j_, "cannot store targets", [&] {
@@ -633,7 +635,7 @@ void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDec
     if (auto* m = j_.memory())
         return memory_write(j_, "cannot store the rebalance decision", [&] {
             m->decisions[row.session] = row.rebalance;
-            behind(j_, [=](Journal& f) { SignalRepository(f).save_decision(job_run_id, row); });
+            behind(j_, [&] { return [=](Journal& f) { SignalRepository(f).save_decision(job_run_id, row); }; });
             return;
         });
     guarded_write(j_, "cannot store the rebalance decision", [&] {
@@ -758,7 +760,7 @@ std::int64_t OrderRepository::record_intent(const OrderIntent& intent) {
             m->order_by_client_id.insert(m->orders.back().client_order_id, index);
             m->order_commission.emplace_back();
             const auto id = m->orders.back().id;
-            behind(j_, [=](Journal& f) { same_id(f, "orders", id, OrderRepository(f).record_intent(intent)); });
+            behind(j_, [&] { return [=](Journal& f) { same_id(f, "orders", id, OrderRepository(f).record_intent(intent)); }; });
             return id;
         });
     if (j_.in_transaction()) {
@@ -861,7 +863,7 @@ void OrderRepository::append_events(std::int64_t order_id, const std::vector<Sta
             if (is_terminal_order_status(o.status)) m->open.erase(index);
             else m->open.insert(index);
             if (!broker_order_id.empty()) o.broker_order_id = broker_order_id;
-            behind(j_, [=](Journal& f) { OrderRepository(f).append_events(order_id, events, broker_order_id); });
+            behind(j_, [&] { return [=](Journal& f) { OrderRepository(f).append_events(order_id, events, broker_order_id); }; });
             return;
         });
     if (j_.in_transaction() && j_.pending_orders().find(order_id)) {
@@ -995,7 +997,7 @@ void EquityRepository::save(const EquitySnapshot& snapshot) {
         return memory_write(j_, "cannot store the equity snapshot", [&] {
             m->equity[snapshot.session] = snapshot.equity;
             if (!m->latest_snapshot || m->latest_snapshot->session <= snapshot.session) m->latest_snapshot = snapshot;
-            behind(j_, [=](Journal& f) { EquityRepository(f).save(snapshot); });
+            behind(j_, [&] { return [=](Journal& f) { EquityRepository(f).save(snapshot); }; });
             return;
         });
     guarded_write(j_, "cannot store the equity snapshot", [&] {
@@ -1086,7 +1088,7 @@ void HealthRepository::record(const std::string& at, const std::string& componen
     if (auto* m = j_.memory())
         return memory_write(j_, "cannot record the health event", [&] {
             ++m->health_counts[kind];
-            behind(j_, [=](Journal& f) { HealthRepository(f).record(at, component, kind, detail); });
+            behind(j_, [&] { return [=](Journal& f) { HealthRepository(f).record(at, component, kind, detail); }; });
             return;
         });
     guarded_write(j_, "cannot record the health event", [&] {
@@ -1119,7 +1121,7 @@ void ControlRepository::set_halt(const std::string& reason, const std::string& a
     if (auto* m = j_.memory())
         return memory_write(j_, "cannot set the halt", [&] {
             m->halt = Halt{reason, at, by};
-            behind(j_, [=](Journal& f) { ControlRepository(f).set_halt(reason, at, by); });
+            behind(j_, [&] { return [=](Journal& f) { ControlRepository(f).set_halt(reason, at, by); }; });
             return;
         });
     guarded_write(j_, "cannot set the halt", [&] {
@@ -1147,7 +1149,7 @@ void ControlRepository::clear_halt(const std::string& at, const std::string& by)
     if (auto* m = j_.memory())
         return memory_write(j_, "cannot clear the halt", [&] {
             m->halt.reset();
-            behind(j_, [=](Journal& f) { ControlRepository(f).clear_halt(at, by); });
+            behind(j_, [&] { return [=](Journal& f) { ControlRepository(f).clear_halt(at, by); }; });
             return;
         });
     guarded_write(j_, "cannot clear the halt", [&] {

@@ -12,12 +12,13 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <boost/container/flat_set.hpp>
 
 #include "core/key_index.hpp"
 #include "storage/journal.hpp"
@@ -39,7 +40,9 @@ struct MemoryStore {
 
     // orders, by id (1-based index)
     std::deque<OrderRow> orders;  // a deque: no moving every order as it grows
-    std::set<std::size_t> open;  // indexes of the orders not terminal, ascending (= by id)
+    // indexes of the orders not terminal, ascending (= by id): a few at a time, each new
+    // order at the end
+    boost::container::flat_set<std::size_t> open;
     std::vector<std::optional<core::Decimal>> order_commission;  // latest event commission
     core::KeyIndex order_by_client_id;  // into orders, by client_order_id
     std::optional<std::size_t> find_order(std::string_view client_order_id) const {
