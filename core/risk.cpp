@@ -1,5 +1,6 @@
 #include "core/risk.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -26,7 +27,27 @@ struct Book {
     Decimal priced_gross;       // sum of |qty x price| over the held symbols with a price
     std::set<Symbol> unpriced;  // held (non-zero) symbols without a price
 
-    Book(const AccountState& account, const Prices& prices) : held(holdings(account)), cash(account.cash) {
+    // `held` also lists every symbol the plan orders (at zero where not held), so that
+    // applying an order never inserts into the middle of its sorted vector.
+    Book(const AccountState& account, const Prices& prices, const Plan& plan) : cash(account.cash) {
+        const SymbolMap<Decimal> have = holdings(account);
+        std::vector<const Symbol*> ordered;  // the plan's symbols, sorted, each once
+        ordered.reserve(plan.orders.size());
+        for (const auto& o : plan.orders) ordered.push_back(&o.symbol);
+        std::sort(ordered.begin(), ordered.end(), [](const Symbol* a, const Symbol* b) { return symbol_less(*a, *b); });
+        ordered.erase(std::unique(ordered.begin(), ordered.end(),
+                                  [](const Symbol* a, const Symbol* b) { return same_symbol(*a, *b); }),
+                      ordered.end());
+        typename SymbolMap<Decimal>::sequence_type all;
+        all.reserve(have.size() + ordered.size());
+        auto o = ordered.begin();
+        for (const auto& [s, q] : have) {
+            for (; o != ordered.end() && symbol_less(**o, s); ++o) all.emplace_back(**o, Decimal{});
+            if (o != ordered.end() && same_symbol(**o, s)) ++o;
+            all.emplace_back(s, q);
+        }
+        for (; o != ordered.end(); ++o) all.emplace_back(**o, Decimal{});
+        held.adopt_sequence(boost::container::ordered_unique_range, std::move(all));
         Walk priced(prices);
         for (const auto& [s, q] : held) {
             if (q.is_zero()) continue;
@@ -124,7 +145,7 @@ RiskReport evaluate_risk(const Plan& plan, const AccountState& account, const Pr
         }
     const Prices& valuation = *valuation_prices;
 
-    Book book(account, valuation);
+    Book book(account, valuation, plan);
     const Decimal equity = plan.equity;
     const bool equity_ok = equity.is_positive();
     // The planner's reserve arithmetic (see RiskLimits::cash_reserve).
