@@ -597,18 +597,27 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     auto account = co_await broker_.account();
     if (!account) co_return fail("broker account: " + account.error().message);
 
+    // Whether this job may have sent orders since it read `account` (set before any is sent).
+    bool sending = false;
     // Journals the decision and the equity snapshot. Callers pass named values only (see above).
     auto finish = [&](bool rebalanced, const std::string& reason, const core::Drift& drift) -> awaitable<JobResult> {
         if (!dry_run_) {
             signals.save_decision(job_run_id, {session, rebalanced, reason, drift.max, drift.symbol});
             last_rebalance_.reset();  // an upsert: a resumed job may turn its own session's decision around
         }
-        auto after = co_await broker_.account();
-        if (!after) co_return fail("broker account after trading: " + after.error().message);
+        // The account after trading. A job that sent nothing snapshots the account it read
+        // (one broker call less on every session that holds).
+        std::optional<core::AccountState> after;
+        if (sending) {
+            auto fetched = co_await broker_.account();
+            if (!fetched) co_return fail("broker account after trading: " + fetched.error().message);
+            after = std::move(fetched).value();
+        }
         if (!dry_run_) {
             // A backtest snapshots positions only where they changed.
             const bool with_positions = detail_ == JournalDetail::full || filled_this_job_;
-            if (auto problem = snapshot(session, job_run_id, after.value(), with_positions); !problem.empty())
+            if (auto problem = snapshot(session, job_run_id, after ? *after : account.value(), with_positions);
+                !problem.empty())
                 co_return fail(problem);
         }
         co_return ok((rebalanced ? "rebalanced: " : "hold: ") + reason);
@@ -741,6 +750,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     legs.job_run_id = job_run_id;
     // A resumed job continues its leg numbers: client_order_ids are never reused.
     legs.next_leg = static_cast<std::size_t>(orders.count_for_job_run(job_run_id));
+    sending = true;
     co_await send_legs(legs, sells);
     if (!legs.failure.empty()) co_return fail(legs.failure);
     crash_point("between-sells-and-buys");

@@ -452,3 +452,47 @@ TEST_CASE("a holding outside the strategy, and positions a venue lists unsorted,
     CHECK(sorted == "CCC:sell:50 ZZZ:sell:100 AAA:buy:5 BBB:buy:30");
     CHECK(run_with(true) == sorted);
 }
+
+// Counts the account reads; the reads after the first `deposit_after` answer with 25
+// dollars more cash (what a deposit between two reads would look like).
+class CountingBroker final : public ForwardingBroker {
+public:
+    using ForwardingBroker::ForwardingBroker;
+    int reads = 0;
+    int deposit_after = 1'000'000;
+    awaitable<broker::Result<core::AccountState>> account() override {
+        auto a = co_await inner_.account();
+        if (!a || ++reads <= deposit_after) co_return a;
+        core::AccountState state = std::move(a).value();
+        state.cash += Decimal::from_int(25);
+        co_return state;
+    }
+};
+
+TEST_CASE("a rebalance that sends nothing snapshots the account it read; one that trades reads it again",
+          "[daemon][jobs]") {
+    Fixture f;
+    CountingBroker broker(*f.sim);
+    // 2024-01-02 trades (AAA sold, BBB bought, at the close): the data update, the
+    // rebalance's plan, its buys after the sells and its snapshot each read the account.
+    auto out = f.run(broker, day("2024-01-02"));
+    INFO(out.failure);
+    REQUIRE(out.failure.empty());
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'filled'") == 2);
+    CHECK(broker.reads == 4);
+    // The snapshot is of the account after the fills: 50 AAA and 100 BBB at 100 and 50.
+    CHECK(f.rows("SELECT count(*) FROM equity_snapshots WHERE session_date = '2024-01-02' AND cash = '0'"
+                 " AND equity = '10000'") == 1);
+
+    // 2024-01-03 is on target and holds: two reads (the data update's and the plan's), and
+    // the snapshot is of the account the plan read, not of a later read (which would show
+    // the 25 dollars that appear after the second read).
+    broker.reads = 0;
+    broker.deposit_after = 2;
+    out = f.run(broker, day("2024-01-03"));
+    REQUIRE(out.failure.empty());
+    CHECK(f.rows("SELECT count(*) FROM orders") == 2);
+    CHECK(f.rows("SELECT count(*) FROM rebalance_decisions WHERE session_date = '2024-01-03' AND rebalance = 0") == 1);
+    CHECK(broker.reads == 2);
+    CHECK(f.rows("SELECT count(*) FROM equity_snapshots WHERE session_date = '2024-01-03' AND equity = '10000'") == 1);
+}
