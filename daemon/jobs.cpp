@@ -431,8 +431,18 @@ core::Date ChainJobs::data_date(core::Date session) const {
     return config_.schedule.data_update.minutes >= kCloseMinutes ? session : core::previous_trading_day(session);
 }
 
-std::optional<Decimal> ChainJobs::valuation_price(const core::Symbol& symbol, core::Date date) {
-    const auto close = close_on(series(symbol), date);
+const std::vector<ChainJobs::Series*>& ChainJobs::series_of(const std::vector<core::Position>& positions) {
+    if (positions.size() != position_series_.size() ||
+        !std::equal(positions.begin(), positions.end(), position_series_.begin(),
+                    [](const core::Position& p, const Series* s) { return core::same_symbol(p.symbol, s->symbol); })) {
+        position_series_.clear();
+        for (const auto& p : positions) position_series_.push_back(&series(p.symbol));
+    }
+    return position_series_;
+}
+
+std::optional<Decimal> ChainJobs::valuation_price(const Series& s, core::Date date) {
+    const auto close = close_on(s, date);
     return close ? core::to_price(*close) : std::nullopt;
 }
 
@@ -449,8 +459,10 @@ core::Prices ChainJobs::session_prices(core::Date session, const core::AccountSt
 std::optional<Decimal> ChainJobs::account_value(core::Date session, const core::AccountState& account) {
     const core::Date date = data_date(session);
     Decimal equity = account.cash;
-    for (const auto& p : account.positions) {
-        const auto price = valuation_price(p.symbol, date);
+    const auto& held = series_of(account.positions);
+    for (std::size_t i = 0; i < held.size(); ++i) {
+        const auto& p = account.positions[i];
+        const auto price = valuation_price(*held[i], date);
         if (!price) return std::nullopt;
         equity += p.qty * *price;
     }
@@ -549,8 +561,10 @@ std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, con
     snap.at = now_text();
     snap.cash = account.cash;
     snap.equity = account.cash;
-    for (const auto& p : account.positions) {
-        const auto price = valuation_price(p.symbol, date);
+    const auto& held = series_of(account.positions);
+    for (std::size_t i = 0; i < held.size(); ++i) {
+        const auto& p = account.positions[i];
+        const auto price = valuation_price(*held[i], date);
         if (!price) return "no price for held " + p.symbol + "; equity not snapshotted";
         const Decimal value = (p.qty * *price).round_half_away(2);
         if (with_positions) snap.positions.push_back({p.symbol, p.qty, *price, value, 0.0});

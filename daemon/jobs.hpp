@@ -126,8 +126,11 @@ private:
                                 core::Date through);
     // The valuation close of a series on `date`, or nullopt.
     static std::optional<double> close_on(const Series& s, core::Date date);
-    // A symbol's valuation close on `date` as a price (4 dp), or nullopt.
-    std::optional<core::Decimal> valuation_price(const core::Symbol& symbol, core::Date date);
+    // The series of each of `positions`, in their order; valid until the next call. The
+    // last answer is kept: a session's unchanged holdings cost one comparison each.
+    const std::vector<Series*>& series_of(const std::vector<core::Position>& positions);
+    // A series' valuation close on `date` as a price (4 dp), or nullopt.
+    static std::optional<core::Decimal> valuation_price(const Series& s, core::Date date);
     // The session whose bars the chain of `session` trades on: `session` itself when the
     // data update is scheduled at or after the 16:00 close, else the previous session.
     core::Date data_date(core::Date session) const;
@@ -168,6 +171,7 @@ private:
     std::vector<core::Symbol> held_inside_;    // the held symbols wanted_symbols() last found all in universe_
     std::vector<core::Symbol> extra_symbols_;  // wanted_symbols() when something outside universe_ is held
     std::vector<Series*> extra_series_;
+    std::vector<Series*> position_series_;  // series_of()'s last answer
     std::optional<std::optional<core::Date>> last_rebalance_;  // outer nullopt: not read yet
     std::optional<std::optional<core::Decimal>> equity_peak_;   // outer nullopt: not read yet
     bool filled_this_job_ = false;  // record_update saw new fills during the current job

@@ -496,3 +496,30 @@ TEST_CASE("a rebalance that sends nothing snapshots the account it read; one tha
     CHECK(broker.reads == 2);
     CHECK(f.rows("SELECT count(*) FROM equity_snapshots WHERE session_date = '2024-01-03' AND equity = '10000'") == 1);
 }
+
+TEST_CASE("positions that change symbol but not count are valued at their own closes", "[daemon][jobs]") {
+    // Held AAA and CCC; the targets are half AAA, half BBB: CCC is sold and BBB bought, so
+    // the account holds two symbols before and after, but not the same two. The breaker
+    // check values the first account, the snapshot the second (each symbol at its own
+    // close: BBB at CCC's 20 would make the equity 1,400).
+    Fixture f;
+    f.market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 100)}},
+                                             {"BBB", {bar("BBB", "2024-01-02", 50)}},
+                                             {"CCC", {bar("CCC", "2024-01-02", 20)}}});
+    test::write_file(f.dir / "sim.json",
+                     R"({"version": 1, "cash": "0", "positions": {"AAA": "10", "CCC": "50"}, "orders": []})");
+    broker::SimBrokerConfig c;
+    c.fill = core::FillModel::close;
+    c.slippage_bps = 0;
+    c.price_field = core::PriceField::close;
+    c.state_file = f.dir / "sim.json";
+    f.sim = std::make_unique<broker::SimBroker>(f.market, c, [&f] { return f.clock.now(); });
+    REQUIRE(f.sim->load_state().value());
+    f.config.breakers.max_drawdown = 0.5;
+    const auto out = f.run(*f.sim, day("2024-01-02"));
+    INFO(out.failure);
+    REQUIRE(out.failure.empty());
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'filled'") == 2);  // CCC sold, BBB bought
+    CHECK(f.rows("SELECT count(*) FROM position_snapshots WHERE symbol = 'BBB' AND qty = '20' AND price = '50'") == 1);
+    CHECK(f.rows("SELECT count(*) FROM equity_snapshots WHERE equity = '2000'") == 1);
+}
