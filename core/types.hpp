@@ -1,5 +1,8 @@
 #pragma once
 // Plain domain values shared by every layer.
+#include <bit>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <utility>
@@ -15,18 +18,37 @@ namespace ballast::core {
 
 using Symbol = std::string;
 
+namespace detail {
+// A symbol of up to 15 characters as two words: bytes [0, 16) of its storage, those at and
+// past `n` cleared. Those 16 bytes are always the string's own: a string that short is
+// kept in the string's in-object buffer (16 bytes in libstdc++), or, grown and then
+// shortened, in a heap buffer of capacity + 1 > 16 bytes.
+static_assert(Symbol().capacity() >= 15, "a short symbol is expected in a 16-byte in-object buffer");
+static_assert(std::endian::native == std::endian::little);
+inline void symbol_words(const Symbol& s, std::size_t n, std::uint64_t& w0, std::uint64_t& w1) {
+    std::memcpy(&w0, s.data(), 8);
+    std::memcpy(&w1, s.data() + 8, 8);
+    // Little-endian: character i is byte i % 8 of word i / 8.
+    w0 &= n >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * n)) - 1;
+    w1 &= n <= 8 ? 0 : (std::uint64_t{1} << (8 * (n - 8))) - 1;
+}
+}  // namespace detail
+
 // Symbol equality and order (the same as ==, < on the strings) without a call to memcmp:
 // symbols are a few characters long, and the per-symbol walks of a session compare
-// thousands of them.
+// thousands of them. Equality compares a short symbol as two words.
 inline bool same_symbol(const Symbol& a, const Symbol& b) {
     const std::size_t n = a.size();
     if (n != b.size()) return false;
-    const char* x = a.data();
-    const char* y = b.data();
-    for (std::size_t i = 0; i < n; ++i)
-        if (x[i] != y[i]) return false;
-    return true;
+    if (n <= 15) {
+        std::uint64_t a0, a1, b0, b1;
+        detail::symbol_words(a, n, a0, a1);
+        detail::symbol_words(b, n, b0, b1);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return std::memcmp(a.data(), b.data(), n) == 0;
 }
+// (Order by words measured slower than this loop on four-character symbols.)
 inline bool symbol_less(const Symbol& a, const Symbol& b) {
     const std::size_t n = a.size() < b.size() ? a.size() : b.size();
     const auto* x = reinterpret_cast<const unsigned char*>(a.data());

@@ -79,3 +79,43 @@ TEST_CASE("union_of_keys keeps each kept key once, ascending", "[core][sorted]")
     CHECK(names(union_of_keys(a, any, std::map<Symbol, Decimal>{}, any)) == "ABDF");
     CHECK(union_of_keys(std::map<Symbol, Decimal>{}, any, std::map<Symbol, Decimal>{}, any).empty());
 }
+
+TEST_CASE("same_symbol and symbol_less answer as == and < on the strings", "[core][sorted]") {
+    // Every length from 0 to 20 (short ones compared as two words, past 15 by memcmp), the
+    // characters including NUL and 0xFF, pairs that differ in one place (each place), one
+    // the other's beginning, and short strings held in a heap buffer whose bytes past the
+    // end are left over from a longer value.
+    std::mt19937 rng(7);
+    const std::string alphabet("AB\0\xff", 4);
+    const auto random_symbol = [&](std::size_t n) {
+        std::string s;
+        for (std::size_t i = 0; i < n; ++i) s += alphabet[rng() % alphabet.size()];
+        return s;
+    };
+    std::vector<std::string> symbols;
+    for (std::size_t n = 0; n <= 20; ++n) {
+        for (int k = 0; k < 6; ++k) symbols.push_back(random_symbol(n));
+        const std::string base = random_symbol(n);
+        symbols.push_back(base);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string changed = base;
+            changed[i] = changed[i] == 'A' ? 'B' : 'A';
+            symbols.push_back(changed);
+        }
+        // Shortened in place (in the vector: a copy would be a fresh string): the heap
+        // buffer keeps a longer value's bytes past the end.
+        symbols.emplace_back(40, 'Z');
+        symbols.back().assign(base);
+        REQUIRE(symbols.back().capacity() >= 40);
+    }
+    symbols.shrink_to_fit();  // (moves the strings: each keeps its buffer)
+    int compared = 0;
+    for (const auto& a : symbols)
+        for (const auto& b : symbols) {
+            INFO("'" << a << "' (" << a.size() << ") vs '" << b << "' (" << b.size() << ")");
+            REQUIRE(same_symbol(a, b) == (a == b));
+            REQUIRE(symbol_less(a, b) == (a < b));
+            ++compared;
+        }
+    CHECK(compared > 40'000);
+}
