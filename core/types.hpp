@@ -112,9 +112,13 @@ inline std::optional<Decimal> to_price(double value) {
 // (weights, prices, shares) are built in symbol order and read by walking along them
 // (core/sorted.hpp); a node-based map's allocation per entry and pointer chasing cost
 // more there than its cheap insertion in the middle saves. As with any vector, an
-// insertion or erasure invalidates iterators and references into the map.
+// insertion or erasure invalidates iterators and references into the map. Ordered by
+// symbol_less (the strings' own order, compared inline rather than by memcmp).
+struct SymbolLess {
+    bool operator()(const Symbol& a, const Symbol& b) const { return symbol_less(a, b); }
+};
 template <class T>
-using SymbolMap = boost::container::flat_map<Symbol, T>;
+using SymbolMap = boost::container::flat_map<Symbol, T, SymbolLess>;
 // Target weights as fractions of equity (0.4 = 40%), by symbol.
 using Weights = SymbolMap<Decimal>;
 // Valuation prices per symbol.
