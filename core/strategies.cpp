@@ -26,8 +26,8 @@ std::string take_closes(const StrategyInput& in, const Symbol& symbol, std::size
                         StrategyInput::Closes::const_iterator* from = nullptr) {
     auto it = in.closes.end();
     if (from) {
-        while (*from != in.closes.end() && (*from)->first < symbol) ++*from;
-        if (*from != in.closes.end() && (*from)->first == symbol) it = *from;
+        while (*from != in.closes.end() && symbol_less((*from)->first, symbol)) ++*from;
+        if (*from != in.closes.end() && same_symbol((*from)->first, symbol)) it = *from;
     } else {
         it = in.closes.find(symbol);
     }

@@ -15,7 +15,7 @@ namespace ballast::core {
 // the caller keeps the closes alive and unchanged during the evaluation (the jobs point
 // into their series; no window is copied).
 struct StrategyInput {
-    using Closes = std::map<Symbol, std::span<const double>>;
+    using Closes = SymbolMap<std::span<const double>>;
     Date session;
     Closes closes;
 };

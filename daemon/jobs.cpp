@@ -323,7 +323,7 @@ std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_ru
         const auto first = std::lower_bound(last - std::min(span, last - s.dates.begin()), last, from);
         const bool has_close = first != last && *std::prev(last) == through;  // else the strategy sees none
         if (entry == input.closes.end() || !core::same_symbol(entry->first, sym))
-            while (entry != input.closes.end() && entry->first < sym) entry = input.closes.erase(entry);
+            while (entry != input.closes.end() && core::symbol_less(entry->first, sym)) entry = input.closes.erase(entry);
         const bool kept = entry != input.closes.end() && core::same_symbol(entry->first, sym);
         if (!has_close) {
             if (kept) entry = input.closes.erase(entry);
