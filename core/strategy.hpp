@@ -1,6 +1,5 @@
 #pragma once
 // Strategies turn price history into signals in [-1, 1] and target weights. Pure.
-#include <map>
 #include <memory>
 #include <span>
 #include <string>
