@@ -30,21 +30,26 @@ struct Book {
     // `held` also lists every symbol the plan orders (at zero where not held), so that
     // applying an order never inserts into the middle of its sorted vector.
     Book(const AccountState& account, const Prices& prices, const Plan& plan) : cash(account.cash) {
-        const SymbolMap<Decimal> have = holdings(account);
-        std::vector<const Symbol*> ordered;  // the plan's symbols, sorted, each once
+        auto have = holdings(account).extract_sequence();
+        // The plan's symbols, sorted, each once. A plan lists its sells, then its buys, each
+        // ascending: two sorted runs, merged (anything else is sorted).
+        const auto less = [](const Symbol* a, const Symbol* b) { return symbol_less(*a, *b); };
+        std::vector<const Symbol*> ordered;
         ordered.reserve(plan.orders.size());
         for (const auto& o : plan.orders) ordered.push_back(&o.symbol);
-        std::sort(ordered.begin(), ordered.end(), [](const Symbol* a, const Symbol* b) { return symbol_less(*a, *b); });
+        const auto second_run = std::is_sorted_until(ordered.begin(), ordered.end(), less);
+        if (std::is_sorted(second_run, ordered.end(), less)) std::inplace_merge(ordered.begin(), second_run, ordered.end(), less);
+        else std::sort(ordered.begin(), ordered.end(), less);
         ordered.erase(std::unique(ordered.begin(), ordered.end(),
                                   [](const Symbol* a, const Symbol* b) { return same_symbol(*a, *b); }),
                       ordered.end());
         typename SymbolMap<Decimal>::sequence_type all;
         all.reserve(have.size() + ordered.size());
         auto o = ordered.begin();
-        for (const auto& [s, q] : have) {
+        for (auto& [s, q] : have) {
             for (; o != ordered.end() && symbol_less(**o, s); ++o) all.emplace_back(**o, Decimal{});
             if (o != ordered.end() && same_symbol(**o, s)) ++o;
-            all.emplace_back(s, q);
+            all.emplace_back(std::move(s), q);
         }
         for (; o != ordered.end(); ++o) all.emplace_back(**o, Decimal{});
         held.adopt_sequence(boost::container::ordered_unique_range, std::move(all));
