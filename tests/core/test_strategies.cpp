@@ -118,6 +118,25 @@ TEST_CASE("trend: short, missing or invalid history gives a problem and no targe
     CHECK_FALSE(bad.evaluate(input({{"SPY", {10}}})).problem.empty());
 }
 
+TEST_CASE("trend: an invalid close anywhere in the window is found and named", "[core][strategies][trend]") {
+    // A window of 11 closes is checked four at a time plus a tail of three: each place, and
+    // each kind of invalid value, must be caught (and the valid window must pass).
+    const TrendFollowing s("trend", {{"SPY", d("1")}}, {11, std::nullopt});
+    const std::vector<double> valid{10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+    REQUIRE(s.evaluate(input({{"SPY", valid}})).problem.empty());
+    for (const double bad : {std::nan(""), 0.0, -1.0, std::numeric_limits<double>::infinity()})
+        for (std::size_t at = 0; at < valid.size(); ++at) {
+            auto closes = valid;
+            closes[at] = bad;
+            const auto out = s.evaluate(input({{"SPY", closes}}));
+            INFO("value " << bad << " at " << at << ": " << out.problem);
+            CHECK(out.problem.find("invalid close ") == 0);
+            CHECK(out.problem.find("for SPY (" + std::to_string(valid.size() - 1 - at) + " sessions before") !=
+                  std::string::npos);
+            CHECK(out.targets.empty());
+        }
+}
+
 TEST_CASE("dual momentum: ranks by return, equal weight among the top N", "[core][strategies][momentum]") {
     DualMomentumParams p;
     p.candidates = {"SPY", "EFA", "AGG"};
