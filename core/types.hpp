@@ -95,8 +95,10 @@ enum class FillModel { next_open, close };
 
 // Prices used for valuation and fills: rounded half away from zero to 4 decimals.
 inline constexpr int kPriceDigits = 4;
-// The valuation close of a bar.
-double valuation_close(const Bar& bar, PriceField field);
+// The valuation close of a bar (inline: read for every bar of every session).
+inline double valuation_close(const Bar& bar, PriceField field) {
+    return field == PriceField::adj_close ? bar.adj_close : bar.close;
+}
 // The bar's open in the same basis as valuation_close (with adj_close, the open is
 // scaled by adj_close / close so that fills and valuations agree).
 double valuation_open(const Bar& bar, PriceField field);

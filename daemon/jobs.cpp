@@ -53,14 +53,20 @@ std::string client_order_id_prefix(bool dry_run, core::Date session, std::int64_
     return std::string(dry_run ? "dry-" : "bl-") + compact_date(session) + "-" + std::to_string(job_run_id) + "-";
 }
 
+// A bar's prices: all positive, low and high around open and close (NaN fails).
+bool prices_ok(const core::Bar& b) {
+    return b.open > 0 && b.high > 0 && b.low > 0 && b.close > 0 && b.adj_close > 0 && b.low <= b.open &&
+           b.low <= b.close && b.high >= b.open && b.high >= b.close;
+}
+
 // Validates one bar for storage (the sim's CSV reader already does; a venue may not).
 // `trading_day`: whether the exchange was open on b.date.
 std::optional<std::string> bar_problem(const core::Bar& b, core::Date session, bool trading_day) {
     if (b.date > session) return "dated after the session " + session.to_string();
     if (!trading_day) return "dated on a day the exchange was closed";
+    if (prices_ok(b)) return std::nullopt;
     if (!(b.open > 0 && b.high > 0 && b.low > 0 && b.close > 0 && b.adj_close > 0)) return "non-positive price";
-    if (b.low > b.open || b.low > b.close || b.high < b.open || b.high < b.close) return "low/high inconsistent";
-    return std::nullopt;
+    return "low/high inconsistent";
 }
 
 // The account as it will be once `pending` orders (open at the broker) have filled at
@@ -238,8 +244,9 @@ bool ChainJobs::is_next_session(const std::vector<core::Bar>& bars, const std::v
     for (std::size_t i = 0; i < bars.size(); ++i) {
         const core::Bar& b = bars[i];
         const Series& s = *series[i];
+        // (What bar_problem checks of a bar dated `through`, a trading day.)
         if (b.date != through || s.dates.empty() || s.dates.back() != previous || !core::same_symbol(b.symbol, s.symbol) ||
-            bar_problem(b, through, true))
+            !prices_ok(b))
             return false;
     }
     return true;

@@ -523,3 +523,31 @@ TEST_CASE("positions that change symbol but not count are valued at their own cl
     CHECK(f.rows("SELECT count(*) FROM position_snapshots WHERE symbol = 'BBB' AND qty = '20' AND price = '50'") == 1);
     CHECK(f.rows("SELECT count(*) FROM equity_snapshots WHERE equity = '2000'") == 1);
 }
+
+TEST_CASE("a bar with impossible prices holds the chain and says what is wrong with it", "[daemon][jobs][data]") {
+    // After a good session, the next session's usual fetch (one bar per symbol) carries one
+    // bad BBB bar: the fast check turns it down and the full checks name it.
+    const std::vector<std::pair<std::function<void(core::Bar&)>, std::string>> cases{
+        // Each of the four relations broken alone (the bar is open = close = 50, low 49, high 51).
+        {[](core::Bar& b) { b.open = b.low - 0.25; }, "low/high inconsistent"},
+        {[](core::Bar& b) { b.close = b.low - 0.25; }, "low/high inconsistent"},
+        {[](core::Bar& b) { b.open = b.high + 0.25; }, "low/high inconsistent"},
+        {[](core::Bar& b) { b.close = b.high + 0.25; }, "low/high inconsistent"},
+        {[](core::Bar& b) { b.close = 0; }, "non-positive price"},
+        {[](core::Bar& b) { b.open = -1; }, "non-positive price"},
+        {[](core::Bar& b) { b.adj_close = std::nan(""); }, "non-positive price"},
+        {[](core::Bar& b) { b.high = std::nan(""); }, "non-positive price"},
+    };
+    for (const auto& [spoil, why] : cases) {
+        Fixture f;
+        ShapedMarket shaped(*f.market, [&spoil = spoil](std::vector<core::Bar>& bars) {
+            for (auto& b : bars)
+                if (b.symbol == "BBB" && b.date == day("2024-01-03")) spoil(b);
+        });
+        f.data = &shaped;
+        REQUIRE(f.run(*f.sim, day("2024-01-02")).failure.empty());
+        const auto out = f.run(*f.sim, day("2024-01-03"));
+        CHECK(out.failure == "data-update failed: invalid bar BBB 2024-01-03: " + why + "; holding");
+        CHECK(f.rows("SELECT count(*) FROM orders WHERE session_date = '2024-01-03'") == 0);
+    }
+}
