@@ -21,8 +21,10 @@ using Symbol = std::string;
 namespace detail {
 // A symbol of up to 15 characters as two words: bytes [0, 16) of its storage, those at and
 // past `n` cleared. Those 16 bytes are always the string's own: a string that short is
-// kept in the string's in-object buffer (16 bytes in libstdc++), or, grown and then
-// shortened, in a heap buffer of capacity + 1 > 16 bytes.
+// kept in the string's in-object buffer (16 bytes in libstdc++; libc++ and MSVC have at
+// least as many), or, grown and then shortened, in a heap buffer of capacity + 1 > 16
+// bytes. The bytes past the end may never have been written; they are read, then masked
+// off (exact under valgrind; MemorySanitizer would flag the read).
 static_assert(Symbol().capacity() >= 15, "a short symbol is expected in a 16-byte in-object buffer");
 static_assert(std::endian::native == std::endian::little);
 inline void symbol_words(const Symbol& s, std::size_t n, std::uint64_t& w0, std::uint64_t& w1) {
@@ -34,9 +36,9 @@ inline void symbol_words(const Symbol& s, std::size_t n, std::uint64_t& w0, std:
 }
 }  // namespace detail
 
-// Symbol equality and order (the same as ==, < on the strings) without a call to memcmp:
-// symbols are a few characters long, and the per-symbol walks of a session compare
-// thousands of them. Equality compares a short symbol as two words.
+// Symbol equality and order (the same as ==, < on the strings), inline: symbols are a few
+// characters long, and the per-symbol walks of a session compare thousands of them.
+// Equality compares a symbol of up to 15 characters as two words (a longer one by memcmp).
 inline bool same_symbol(const Symbol& a, const Symbol& b) {
     const std::size_t n = a.size();
     if (n != b.size()) return false;

@@ -618,7 +618,8 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     auto account = co_await broker_.account();
     if (!account) co_return fail("broker account: " + account.error().message);
 
-    // Whether this job may have sent orders since it read `account` (set before any is sent).
+    // Whether this job may have sent orders since it read `account` (set before any is
+    // sent; a dry run sends none and snapshots nothing).
     bool sending = false;
     // Journals the decision and the equity snapshot. Callers pass named values only (see above).
     auto finish = [&](bool rebalanced, const std::string& reason, const core::Drift& drift) -> awaitable<JobResult> {
@@ -771,7 +772,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     legs.job_run_id = job_run_id;
     // A resumed job continues its leg numbers: client_order_ids are never reused.
     legs.next_leg = static_cast<std::size_t>(orders.count_for_job_run(job_run_id));
-    sending = true;
+    sending = !dry_run_;
     co_await send_legs(legs, sells);
     if (!legs.failure.empty()) co_return fail(legs.failure);
     crash_point("between-sells-and-buys");

@@ -13,17 +13,20 @@ namespace bd = ballast::daemon;
 
 namespace {
 
-// The allocator this process really runs with (what the build chose, as loaded):
-// gperftools' tcmalloc answers tc_version(); otherwise it is the C library's malloc.
+// The allocator this process really runs with: gperftools' tcmalloc when `malloc` is its
+// tc_malloc (not merely loaded: a preloaded allocator would win), else the C library's
+// (or whichever replaced it: a sanitizer's, a preloaded one).
 std::string allocator_in_use() {
     using TcVersion = const char* (*)(int*, int*, const char**);
-    if (void* f = ::dlsym(RTLD_DEFAULT, "tc_version")) {
+    void* tc_malloc = ::dlsym(RTLD_DEFAULT, "tc_malloc");
+    void* f = ::dlsym(RTLD_DEFAULT, "tc_version");
+    if (tc_malloc && f && tc_malloc == ::dlsym(RTLD_DEFAULT, "malloc")) {
         int major = 0, minor = 0;
         const char* patch = "";
         const char* version = reinterpret_cast<TcVersion>(f)(&major, &minor, &patch);
         return std::string("tcmalloc (") + (version ? version : "unknown version") + ")";
     }
-    return "system malloc";
+    return "system malloc";  // or a replacement of it
 }
 
 }  // namespace

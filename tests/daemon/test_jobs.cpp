@@ -140,11 +140,12 @@ struct Fixture {
     }
 
     broker::MarketData* data = nullptr;  // the market data, when not `market` itself
+    bool dry_run = false;
 
     daemon::SessionOutcome run(broker::Broker& b, Date session) {
-        daemon::ChainJobs jobs(config, *journal, b, data ? *data : *market, strategy, clock, false, log);
+        daemon::ChainJobs jobs(config, *journal, b, data ? *data : *market, strategy, clock, dry_run, log);
         const auto run_id = storage::RunRepository(*journal).start_run("test", "sim", "", "x");
-        daemon::Scheduler scheduler(clock, jobs, *journal, config.schedule, run_id, false, log);
+        daemon::Scheduler scheduler(clock, jobs, *journal, config.schedule, run_id, dry_run, log);
         daemon::SessionOutcome out;
         net::io_context io;
         net::co_spawn(io, [&]() -> awaitable<void> { out = co_await scheduler.run_session(session, true); }, net::detached);
@@ -495,6 +496,19 @@ TEST_CASE("a rebalance that sends nothing snapshots the account it read; one tha
     CHECK(f.rows("SELECT count(*) FROM rebalance_decisions WHERE session_date = '2024-01-03' AND rebalance = 0") == 1);
     CHECK(broker.reads == 2);
     CHECK(f.rows("SELECT count(*) FROM equity_snapshots WHERE session_date = '2024-01-03' AND equity = '10000'") == 1);
+}
+
+TEST_CASE("a dry run plans and journals its orders without reading the account again", "[daemon][jobs]") {
+    Fixture f;
+    f.dry_run = true;
+    CountingBroker broker(*f.sim);
+    const auto out = f.run(broker, day("2024-01-02"));
+    INFO(out.failure);
+    REQUIRE(out.failure.empty());
+    // The sell of AAA and the buy of BBB journaled as dry runs, nothing sent.
+    CHECK(f.rows("SELECT count(*) FROM orders WHERE status = 'dry_run'") == 2);
+    CHECK(broker.reads == 2);  // the data update's and the plan's: it snapshots nothing
+    CHECK(f.rows("SELECT count(*) FROM equity_snapshots") == 0);
 }
 
 TEST_CASE("positions that change symbol but not count are valued at their own closes", "[daemon][jobs]") {
