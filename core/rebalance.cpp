@@ -1,7 +1,6 @@
 #include "core/rebalance.hpp"
 
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <set>
 
@@ -12,9 +11,7 @@ namespace {
 
 std::string pct(double fraction) {
     if (std::isinf(fraction)) return "inf";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f", fraction * 100.0);
-    return buf;
+    return format_fixed(fraction * 100.0, 2);
 }
 
 // An ordinal that changes exactly when a new calendar period starts.

@@ -1,7 +1,6 @@
 #include "core/risk.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <set>
 
@@ -12,11 +11,7 @@ namespace {
 
 std::string pct2(Decimal fraction) { return (fraction * Decimal::from_int(100)).to_string_fixed(2) + "%"; }
 
-std::string pct2(double fraction) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f%%", fraction * 100.0);
-    return buf;
-}
+std::string pct2(double fraction) { return format_fixed(fraction * 100.0, 2) + "%"; }
 
 // The state the approved orders so far would leave, at the plan's prices.
 // The account as the approved orders leave it, with its gross exposure kept current

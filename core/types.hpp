@@ -95,6 +95,10 @@ enum class PriceField { close, adj_close };
 // When a simulated market order fills.
 enum class FillModel { next_open, close };
 
+// `value` with `digits` decimals, exactly as printf's "%.*f" writes it (correctly rounded,
+// "nan", "inf"), but without printf: journal texts format a few numbers per session.
+std::string format_fixed(double value, int digits);
+
 // Prices used for valuation and fills: rounded half away from zero to 4 decimals.
 inline constexpr int kPriceDigits = 4;
 // The valuation close of a bar (inline: read for every bar of every session).

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -118,4 +121,29 @@ TEST_CASE("same_symbol and symbol_less answer as == and < on the strings", "[cor
             ++compared;
         }
     CHECK(compared > 40'000);
+}
+
+TEST_CASE("format_fixed writes what printf's %.*f writes", "[core][format]") {
+    const auto printf_fixed = [](double v, int digits) {
+        std::string out(static_cast<std::size_t>(std::snprintf(nullptr, 0, "%.*f", digits, v)), '\0');
+        std::snprintf(out.data(), out.size() + 1, "%.*f", digits, v);
+        return out;
+    };
+    // Ties in binary (0.125, 2.675 is not one), signs, zero and negative zero, tiny and
+    // huge values (past the fast path's buffer), NaN and the infinities, then random ones.
+    std::vector<double> values{0.0,    -0.0,   0.125,  0.375,  2.675,  1.005,   -1.005, 0.005, 0.015, 99.995,
+                               1e-300, 1e22,   1e23,   -1e60,  1e300,  1.7976931348623157e308,
+                               std::numeric_limits<double>::denorm_min(), std::nan(""),
+                               std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()};
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<double> small(-200.0, 200.0);
+    std::uniform_int_distribution<int> exponent(-30, 30);
+    for (int i = 0; i < 20'000; ++i) values.push_back(small(rng));
+    for (int i = 0; i < 5'000; ++i) values.push_back(small(rng) * std::pow(10.0, exponent(rng)));
+    for (int cents = 0; cents < 10'000; ++cents) values.push_back(cents / 1000.0);  // x.xx5 ties and near-ties
+    for (const double v : values)
+        for (const int digits : {0, 2, 6}) {
+            INFO(printf_fixed(v, 17) << " with " << digits << " digits");
+            REQUIRE(format_fixed(v, digits) == printf_fixed(v, digits));
+        }
 }
