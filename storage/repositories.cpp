@@ -634,7 +634,8 @@ core::Weights SignalRepository::targets_for(core::Date session) {
 void SignalRepository::save_decision(std::int64_t job_run_id, const RebalanceDecisionRow& row) {
     if (auto* m = j_.memory())
         return memory_write(j_, "cannot store the rebalance decision", [&] {
-            m->decisions[row.session] = row.rebalance;
+            if (row.rebalance) m->rebalance_decisions.insert(row.session);
+            else m->rebalance_decisions.erase(row.session);  // an upsert may turn it around
             behind(j_, [&] { return [=](Journal& f) { SignalRepository(f).save_decision(job_run_id, row); }; });
             return;
         });
@@ -669,15 +670,14 @@ std::optional<core::Date> SignalRepository::last_rebalance() {
     if (auto* m = j_.memory()) {
         // As the SQL: the latest decision to rebalance with an order of its session that
         // reached the broker (not denied, dry run, rejected, canceled or expired) or filled.
-        for (auto d = m->decisions.rbegin(); d != m->decisions.rend(); ++d) {
-            if (!d->second) continue;
-            const auto orders = m->orders_by_session.find(d->first);
+        for (auto d = m->rebalance_decisions.rbegin(); d != m->rebalance_decisions.rend(); ++d) {
+            const auto orders = m->orders_by_session.find(*d);
             if (orders == m->orders_by_session.end()) continue;
             for (const std::size_t i : orders->second) {
                 const auto& o = m->orders[i];
                 const bool unsent = o.status == "denied" || o.status == "dry_run" || o.status == "rejected" ||
                                     o.status == "canceled" || o.status == "expired";
-                if (!unsent || o.filled_qty.is_positive()) return d->first;
+                if (!unsent || o.filled_qty.is_positive()) return *d;
             }
         }
         return std::nullopt;

@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,7 +54,9 @@ struct MemoryStore {
     std::unordered_map<std::int64_t, int> orders_per_job_run;
 
     std::map<core::Date, core::Weights> targets;
-    std::map<core::Date, bool> decisions;  // session -> rebalance
+    // The sessions whose (latest) decision was to rebalance: last_rebalance() looks back
+    // through these alone, not through every session that held.
+    std::set<core::Date> rebalance_decisions;
 
     std::map<core::Date, core::Decimal> equity;  // one per session
     std::optional<EquitySnapshot> latest_snapshot;

@@ -155,6 +155,9 @@ std::vector<Step> script() {
         [](Journal& j) { storage::OrderRepository(j).append_event(4, event("submitted"), "submitted", "brk-4"); },
         [](Journal& j) { storage::OrderRepository(j).append_event(4, event("accepted"), "accepted"); },
         [](Journal& j) { storage::SignalRepository(j).save_decision(6, {day(3), true, "drift", 0.2, "B"}); },
+        // A resumed job turns its session's decision around, and back (an upsert each time).
+        [](Journal& j) { storage::SignalRepository(j).save_decision(6, {day(3), false, "resumed: hold", 0.2, "B"}); },
+        [](Journal& j) { storage::SignalRepository(j).save_decision(6, {day(3), true, "drift", 0.2, "B"}); },
         [](Journal& j) {
             storage::EquityRepository(j).save({6, day(3), "t11", dec("400"), dec("1200"), {}});
             storage::EquityRepository(j).save({6, day(3), "t12", dec("400"), dec("900"), {}});  // replaces
