@@ -222,7 +222,12 @@ std::int64_t memory_job(Journal& j, std::int64_t run_id, core::Date session, con
                         const std::string& error, bool dry_run) {
     auto& m = *j.memory();
     auto& index = dry_run ? m.dry_job_index : m.job_index;
-    if (!dry_run && index.count({session, job})) throw duplicate_job(j, session, job);
+    // One look-up: a dry run's entry is its session's latest; a real job's must be new.
+    const auto [entry, added] = index.try_emplace({session, job}, m.job_runs.size());
+    if (!added) {
+        if (!dry_run) throw duplicate_job(j, session, job);
+        entry->second = m.job_runs.size();
+    }
     JobRun r;
     r.id = static_cast<std::int64_t>(m.job_runs.size()) + 1;
     r.run_id = run_id;
@@ -232,7 +237,6 @@ std::int64_t memory_job(Journal& j, std::int64_t run_id, core::Date session, con
     r.started_at = started_at;
     r.finished_at = finished_at;
     r.error = error;
-    index[{session, job}] = m.job_runs.size();
     m.job_runs.push_back(std::move(r));
     return m.job_runs.back().id;
 }
