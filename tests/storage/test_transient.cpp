@@ -452,3 +452,27 @@ TEST_CASE("batches queued behind the writer and applied together land as one by 
     behind->sync();
     CHECK(dump(dir.file("behind.db")) == dump(dir.file("plain.db")));
 }
+
+TEST_CASE("a transient journal runs a job once per session, and keeps a session's latest dry run", "[storage][transient]") {
+    // As a journal file does: each rule checked on both.
+    for (const bool transient : {false, true}) {
+        INFO((transient ? "transient" : "SQLite"));
+        auto j = transient ? Journal::transient() : Journal::open(":memory:");
+        storage::RunRepository runs(*j);
+        runs.start_run("backtest", "sim", "c.toml", "t0");
+        const auto first = runs.start_job(1, day(1), "rebalance", "t1");
+        try {
+            runs.start_job(1, day(1), "rebalance", "t2");
+            FAIL("expected a constraint error");
+        } catch (const JournalError& e) {
+            CHECK(e.kind() == JournalError::Kind::constraint);
+            CHECK(std::string(e.what()).find("rebalance") != std::string::npos);
+        }
+        CHECK(runs.find_job(day(1), "rebalance")->id == first);  // the first is kept
+        const auto dry1 = runs.start_job(1, day(1), "rebalance", "t3", true);
+        const auto dry2 = runs.start_job(1, day(1), "rebalance", "t4", true);
+        CHECK(dry2 != dry1);
+        CHECK(runs.find_job(day(1), "rebalance", true)->id == dry2);  // the latest dry run
+        CHECK(runs.find_job(day(1), "rebalance")->id == first);
+    }
+}
