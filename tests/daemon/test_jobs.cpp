@@ -128,8 +128,13 @@ struct Fixture {
         config.risk.max_order_fraction = d("1");
         config.risk.max_position_fraction = d("1");
         // All in AAA: the plan sells AAA and buys BBB.
+        start_sim(R"({"version": 1, "cash": "0", "positions": {"AAA": "100"}, "orders": []})");
+    }
+
+    // A sim broker over `market` (fills at the close, no slippage) from this state file text.
+    void start_sim(const std::string& state_json) {
         const auto state = dir / "sim.json";
-        test::write_file(state, R"({"version": 1, "cash": "0", "positions": {"AAA": "100"}, "orders": []})");
+        test::write_file(state, state_json);
         broker::SimBrokerConfig c;
         c.fill = core::FillModel::close;
         c.slippage_bps = 0;
@@ -425,15 +430,7 @@ TEST_CASE("a holding outside the strategy, and positions a venue lists unsorted,
         f.market = broker::SimMarket::from_bars(
             {{"AAA", {bar("AAA", "2024-01-02", 100)}}, {"BBB", {bar("BBB", "2024-01-02", 50)}},
              {"CCC", {bar("CCC", "2024-01-02", 20)}}, {"ZZZ", {bar("ZZZ", "2024-01-02", 10)}}});
-        test::write_file(f.dir / "sim.json",
-                         R"({"version": 1, "cash": "0", "positions": {"AAA": "10", "CCC": "50", "ZZZ": "100"}, "orders": []})");
-        broker::SimBrokerConfig c;
-        c.fill = core::FillModel::close;
-        c.slippage_bps = 0;
-        c.price_field = core::PriceField::close;
-        c.state_file = f.dir / "sim.json";
-        f.sim = std::make_unique<broker::SimBroker>(f.market, c, [&f] { return f.clock.now(); });
-        REQUIRE(f.sim->load_state().value());
+        f.start_sim(R"({"version": 1, "cash": "0", "positions": {"AAA": "10", "CCC": "50", "ZZZ": "100"}, "orders": []})");
         ReversedBroker backwards(*f.sim);
         const auto out = reversed ? f.run(backwards, day("2024-01-02")) : f.run(*f.sim, day("2024-01-02"));
         INFO(out.failure);
@@ -520,15 +517,7 @@ TEST_CASE("positions that change symbol but not count are valued at their own cl
     f.market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 100)}},
                                              {"BBB", {bar("BBB", "2024-01-02", 50)}},
                                              {"CCC", {bar("CCC", "2024-01-02", 20)}}});
-    test::write_file(f.dir / "sim.json",
-                     R"({"version": 1, "cash": "0", "positions": {"AAA": "10", "CCC": "50"}, "orders": []})");
-    broker::SimBrokerConfig c;
-    c.fill = core::FillModel::close;
-    c.slippage_bps = 0;
-    c.price_field = core::PriceField::close;
-    c.state_file = f.dir / "sim.json";
-    f.sim = std::make_unique<broker::SimBroker>(f.market, c, [&f] { return f.clock.now(); });
-    REQUIRE(f.sim->load_state().value());
+    f.start_sim(R"({"version": 1, "cash": "0", "positions": {"AAA": "10", "CCC": "50"}, "orders": []})");
     f.config.breakers.max_drawdown = 0.5;
     const auto out = f.run(*f.sim, day("2024-01-02"));
     INFO(out.failure);
