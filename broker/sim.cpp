@@ -1,6 +1,7 @@
 #include "broker/sim.hpp"
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -30,6 +31,8 @@ int qty_digits_of(Decimal qty) {
     for (; digits > 0 && raw % 10 == 0; --digits) raw /= 10;
     return digits;
 }
+
+constexpr std::array<std::string_view, 4> kStatusNames{"accepted", "filled", "canceled", "rejected"};
 
 }  // namespace
 
@@ -168,8 +171,34 @@ SimBroker::SimBroker(std::shared_ptr<const SimMarket> market, SimBrokerConfig co
 
 const SimBroker::Now& SimBroker::now() {
     const auto t = now_();
-    if (!now_cache_ || now_cache_->utc != t) now_cache_ = Now{t, core::utc_to_ny(t), core::format_utc(t)};
+    if (!now_cache_ || now_cache_->utc != t) now_cache_ = Now{t, core::utc_to_ny(t), core::format_utc(t), std::nullopt};
     return *now_cache_;
+}
+
+std::uint32_t SimBroker::time_index() {
+    auto& n = now();
+    if (!n.text_index) {
+        if (times_.empty() || times_.back() != n.utc_text) times_.push_back(n.utc_text);
+        now_cache_->text_index = static_cast<std::uint32_t>(times_.size() - 1);
+    }
+    return *now_cache_->text_index;
+}
+
+OrderUpdate SimBroker::update_of(std::size_t index) const {
+    const SimOrder& o = orders_[index];
+    OrderUpdate u;
+    u.client_order_id = o.request.client_order_id;
+    u.broker_order_id = "sim-" + std::to_string(index + 1);
+    u.symbol = o.request.symbol;
+    u.side = core::to_string(o.request.side);
+    u.qty = o.request.qty;
+    u.status = kStatusNames[static_cast<std::size_t>(o.status)];
+    u.filled_qty = o.filled_qty;
+    u.filled_avg_price = o.filled_avg_price;
+    u.commission = o.commission;
+    u.reason = o.reason;
+    u.updated_at = times_[o.updated_at];
+    return u;
 }
 
 Result<bool> SimBroker::load_state() {
@@ -221,6 +250,8 @@ Result<bool> SimBroker::load_state() {
     orders_.clear();
     open_.clear();
     by_client_id_.clear();
+    times_.clear();
+    now_cache_.reset();  // its text index was into times_
     if (!j.contains("orders") || !j["orders"].is_array()) return bad("orders", "an array");
     for (const auto& o : j["orders"]) {
         SimOrder order;
@@ -238,27 +269,32 @@ Result<bool> SimBroker::load_state() {
             order.request.qty = *qty;
             order.submitted_date = *date;
             order.submitted_minutes = o.at("submitted_minutes").get<int>();
-            order.update.client_order_id = order.request.client_order_id;
-            order.update.symbol = order.request.symbol;
-            order.update.side = core::to_string(order.request.side);
-            order.update.qty = order.request.qty;
-            order.update.broker_order_id = o.at("id").get<std::string>();
-            order.update.status = o.at("status").get<std::string>();
-            order.update.filled_qty = *filled;
-            order.update.commission = *commission;
+            // The sim's own ids and statuses: an order's id is "sim-" and its position + 1.
+            if (o.at("id").get<std::string>() != "sim-" + std::to_string(orders_.size() + 1))
+                return bad("orders[" + idx + "].id", "\"sim-" + std::to_string(orders_.size() + 1) + "\" (got \"" +
+                                                         o.at("id").get<std::string>() + "\")");
+            const auto status = o.at("status").get<std::string>();
+            const auto known = std::find(kStatusNames.begin(), kStatusNames.end(), status);
+            if (known == kStatusNames.end())
+                return bad("orders[" + idx + "].status", "accepted, filled, canceled or rejected (got \"" + status + "\")");
+            order.status = static_cast<Status>(known - kStatusNames.begin());
+            order.filled_qty = *filled;
+            order.commission = *commission;
             if (o.contains("filled_avg_price") && !o["filled_avg_price"].is_null()) {
-                order.update.filled_avg_price = decimal(o["filled_avg_price"], "filled_avg_price");
-                if (!order.update.filled_avg_price) return bad("orders[" + idx + "].filled_avg_price", "a decimal string");
+                order.filled_avg_price = decimal(o["filled_avg_price"], "filled_avg_price");
+                if (!order.filled_avg_price) return bad("orders[" + idx + "].filled_avg_price", "a decimal string");
             }
-            order.update.reason = o.value("reason", "");
-            order.update.updated_at = o.value("updated_at", "");
+            order.reason = o.value("reason", "");
+            const std::string updated_at = o.value("updated_at", "");
+            if (times_.empty() || times_.back() != updated_at) times_.push_back(updated_at);
+            order.updated_at = static_cast<std::uint32_t>(times_.size() - 1);
         } catch (const nlohmann::json::exception& e) {
             return bad("orders[" + idx + "]", std::string("an order object (") + e.what() + ")");
         }
         if (find_order(order.request.client_order_id))
             return bad("orders[" + idx + "].client_order_id", "an id no earlier order has (" +
                                                                   order.request.client_order_id + " is repeated)");
-        if (!is_terminal_status(order.update.status)) open_.push_back(orders_.size());
+        if (order.status == Status::accepted) open_.push_back(orders_.size());
         orders_.push_back(std::move(order));
         by_client_id_.insert(orders_.back().request.client_order_id, orders_.size() - 1);
     }
@@ -285,21 +321,21 @@ std::optional<BrokerError> SimBroker::save_state() {
     j["entry_prices"] = nlohmann::json::object();
     for (const auto& [s, p] : entry_) j["entry_prices"][s] = p.to_string();
     j["orders"] = nlohmann::json::array();
-    for (const auto& o : orders_) {
+    for (std::size_t i = 0; i < orders_.size(); ++i) {
+        const SimOrder& o = orders_[i];
         nlohmann::json jo{{"client_order_id", o.request.client_order_id},
-                          {"id", o.update.broker_order_id},
+                          {"id", "sim-" + std::to_string(i + 1)},
                           {"symbol", o.request.symbol},
                           {"side", core::to_string(o.request.side)},
                           {"qty", o.request.qty.to_string()},
                           {"submitted_date", o.submitted_date.to_string()},
                           {"submitted_minutes", o.submitted_minutes},
-                          {"status", o.update.status},
-                          {"filled_qty", o.update.filled_qty.to_string()},
-                          {"commission", o.update.commission.to_string()},
-                          {"reason", o.update.reason},
-                          {"updated_at", o.update.updated_at}};
-        jo["filled_avg_price"] =
-            o.update.filled_avg_price ? nlohmann::json(o.update.filled_avg_price->to_string()) : nlohmann::json(nullptr);
+                          {"status", kStatusNames[static_cast<std::size_t>(o.status)]},
+                          {"filled_qty", o.filled_qty.to_string()},
+                          {"commission", o.commission.to_string()},
+                          {"reason", o.reason},
+                          {"updated_at", times_[o.updated_at]}};
+        jo["filled_avg_price"] = o.filled_avg_price ? nlohmann::json(o.filled_avg_price->to_string()) : nlohmann::json(nullptr);
         j["orders"].push_back(std::move(jo));
     }
     // Write a temporary file and rename it over the old one: a crash leaves either state.
@@ -319,7 +355,7 @@ std::optional<BrokerError> SimBroker::save_state() {
 }
 
 void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) {
-    auto& u = order.update;
+    auto& u = order;
     const bool buy = order.request.side == core::Side::buy;
     const Decimal price = (base_price * (buy ? buy_factor_ : sell_factor_)).round_half_away(core::kPriceDigits);
     const Decimal cbps = commission_rate_;
@@ -327,13 +363,13 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
         return (config_.commission_per_order + qty * price * cbps).round_half_away(2);
     };
     Decimal qty = order.request.qty;
-    u.updated_at = now().utc_text;
+    u.updated_at = time_index();
     const auto& symbol = order.request.symbol;
     const auto position = positions_.find(symbol);  // the one look-up of the symbol's holding
     const Decimal held = position != positions_.end() ? position->second : Decimal{};
     if (!buy) {
         if (qty > held || position == positions_.end()) {  // (a zero quantity never gets here: refused on entry)
-            u.status = "rejected";
+            u.status = Status::rejected;
             u.reason = "insufficient qty available for order (requested: " + qty.to_string() +
                        ", available: " + held.to_string() + ")";
             return;
@@ -348,7 +384,7 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
             Decimal affordable = ((cash_ - config_.commission_per_order) / per_unit).round_down(digits);
             while (affordable.is_positive() && affordable * price + commission_of(affordable) > cash_) affordable -= step;
             if (!affordable.is_positive()) {
-                u.status = "rejected";
+                u.status = Status::rejected;
                 u.reason = "insufficient buying power (cash " + cash_.to_string_fixed(2) + ", order cost " +
                            (qty * price).to_string_fixed(2) + ")";
                 return;
@@ -382,7 +418,7 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
     u.filled_qty = qty;
     u.filled_avg_price = price;
     u.commission = commission;
-    u.status = qty == order.request.qty ? "filled" : "canceled";
+    u.status = qty == order.request.qty ? Status::filled : Status::canceled;
     (void)bar;
 }
 
@@ -391,7 +427,7 @@ std::optional<BrokerError> SimBroker::settle() {
     bool changed = false;
     for (const std::size_t index : open_) {
         auto& order = orders_[index];
-        if (is_terminal_status(order.update.status)) continue;  // canceled meanwhile
+        if (order.status != Status::accepted) continue;  // canceled meanwhile
         const core::Bar* bar = order.submitted_minutes < kOpenMinutes
                                    ? market_->bar(order.request.symbol, order.submitted_date)
                                    : nullptr;
@@ -403,7 +439,7 @@ std::optional<BrokerError> SimBroker::settle() {
         fill(order, *bar, *price);
         changed = true;
     }
-    std::erase_if(open_, [&](std::size_t i) { return is_terminal_status(orders_[i].update.status); });
+    std::erase_if(open_, [&](std::size_t i) { return orders_[i].status != Status::accepted; });
     return changed ? save_state() : std::nullopt;
 }
 
@@ -434,13 +470,7 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     order.request = request;
     order.submitted_date = ny.date;
     order.submitted_minutes = ny.time.minutes;
-    order.update.client_order_id = request.client_order_id;
-    order.update.symbol = request.symbol;
-    order.update.side = core::to_string(request.side);
-    order.update.qty = request.qty;
-    order.update.broker_order_id = "sim-" + std::to_string(orders_.size() + 1);
-    order.update.status = "accepted";
-    order.update.updated_at = now().utc_text;
+    order.updated_at = time_index();
     if (config_.fill == core::FillModel::close) {
         // The latest bar on or before today.
         const core::Bar* bar = market_->bar(request.symbol, ny.date);
@@ -452,17 +482,17 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
         }
         const auto price = bar ? core::to_price(core::valuation_close(*bar, config_.price_field)) : std::nullopt;
         if (!price) {
-            order.update.status = "rejected";
-            order.update.reason = "no price for " + request.symbol + " on " + ny.date.to_string();
+            order.status = Status::rejected;
+            order.reason = "no price for " + request.symbol + " on " + ny.date.to_string();
         } else {
             fill(order, *bar, *price);
         }
     }
-    if (!is_terminal_status(order.update.status)) open_.push_back(orders_.size());
+    if (order.status == Status::accepted) open_.push_back(orders_.size());
     orders_.push_back(std::move(order));
     by_client_id_.insert(orders_.back().request.client_order_id, orders_.size() - 1);
     if (auto e = save_state()) co_return *e;
-    co_return orders_.back().update;
+    co_return update_of(orders_.size() - 1);
 }
 
 std::optional<std::size_t> SimBroker::find_order(const std::string& client_order_id) const {
@@ -474,21 +504,21 @@ awaitable<Result<OrderUpdate>> SimBroker::order_by_client_id(const std::string& 
     if (auto e = settle()) co_return *e;
     const auto found = find_order(client_order_id);
     if (!found) co_return BrokerError{BrokerError::Kind::not_found, "order not found: client_order_id " + client_order_id};
-    co_return orders_[*found].update;
+    co_return update_of(*found);
 }
 
 awaitable<Result<OrderUpdate>> SimBroker::cancel(const std::string& client_order_id) {
     if (auto e = settle()) co_return *e;
     const auto found = find_order(client_order_id);
     if (!found) co_return BrokerError{BrokerError::Kind::not_found, "order not found: client_order_id " + client_order_id};
-    auto& u = orders_[*found].update;
-    if (!is_terminal_status(u.status)) {
-        u.status = "canceled";
-        u.reason = "canceled on request";
-        u.updated_at = now().utc_text;
+    auto& o = orders_[*found];
+    if (o.status == Status::accepted) {
+        o.status = Status::canceled;
+        o.reason = "canceled on request";
+        o.updated_at = time_index();
         if (auto e = save_state()) co_return *e;
     }
-    co_return u;
+    co_return update_of(*found);
 }
 
 awaitable<Result<bool>> SimBroker::fills_now() { co_return config_.fill == core::FillModel::close; }

@@ -2,8 +2,9 @@
 // The simulated venue: market data from bundled Yahoo CSV files and an in-process
 // broker that fills market orders against those bars. Used by `ballast demo`, by the
 // replay clock (backtests) and by `mode = "sim"`.
-#include <filesystem>
+#include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <unordered_map>
@@ -103,12 +104,24 @@ public:
     std::size_t order_count() const { return orders_.size(); }
 
 private:
+    // What the sim knows of one order, compactly: a backtest keeps tens of thousands. The
+    // broker's view (OrderUpdate) is made from it when asked (update_of): its id is
+    // "sim-<position + 1>", its side and quantity are the request's, and its time one of
+    // the distinct clock readings in times_.
+    enum class Status : std::uint8_t { accepted, filled, canceled, rejected };
     struct SimOrder {
         OrderRequest request;
         core::Date submitted_date;  // New York date of submission
         int submitted_minutes = 0;  // New York time of submission
-        OrderUpdate update;
+        Status status = Status::accepted;
+        std::uint32_t updated_at = 0;  // index into times_
+        core::Decimal filled_qty, commission;
+        std::optional<core::Decimal> filled_avg_price;
+        std::string reason;  // why rejected or canceled
     };
+    OrderUpdate update_of(std::size_t index) const;
+    // The index in times_ of the clock's current reading as text, added when new.
+    std::uint32_t time_index();
     std::optional<BrokerError> settle();  // fills the orders that are due
     void fill(SimOrder& order, const core::Bar& bar, core::Decimal price);
     std::optional<BrokerError> save_state();
@@ -117,6 +130,7 @@ private:
         core::Timestamp utc;
         core::NyLocal ny;
         std::string utc_text;
+        std::optional<std::uint32_t> text_index;  // in times_, once an order needed it
     };
     const Now& now();
 
@@ -134,6 +148,7 @@ private:
     core::Decimal buy_factor_, sell_factor_;  // 1 +/- slippage
     core::Decimal commission_rate_;           // commission_bps as a fraction
     std::optional<Now> now_cache_;
+    std::vector<std::string> times_;  // the orders' updated_at texts, each reading once
 };
 
 }  // namespace ballast::broker

@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
                     "  of which the writer's tail:", wait);
         report_usage();
     }
-    if (only.empty() || only == "memory") {
+    if (only.empty() || only == "memory") for (int rep = 0; rep < (std::getenv("REPS") ? std::atoi(std::getenv("REPS")) : 1); ++rep) {
         const double t = run_once("", symbols, days, market, &orders);
         report("journal off (transient):", t, orders, !at_floor_size ? "" : t < 0.3 ? "(floor 0.3 s: met)" : "(floor 0.3 s: NOT met)");
         report_usage();

@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "broker/csv_bars.hpp"
 #include "broker/sim.hpp"
@@ -286,6 +289,88 @@ TEST_CASE("sim state file with a non-positive order quantity is refused, naming 
         INFO(qty);
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().message.find("orders[0].qty") != std::string::npos);
+    }
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("sim broker answers the same of each order after a restart; a state file's ids and statuses are the sim's own",
+          "[broker][sim]") {
+    auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20), bar("AAA", "2024-01-03", 21, 22)}}});
+    core::Timestamp now = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{17 * 60});
+    const auto file = std::filesystem::temp_directory_path() / ("ballast-sim-answers-" + std::to_string(::getpid()) + ".json");
+    std::filesystem::remove(file);
+    broker::SimBrokerConfig cfg;
+    cfg.fill = core::FillModel::next_open;
+    cfg.slippage_bps = 0;
+    cfg.initial_cash = d("100");
+    cfg.state_file = file;
+    const auto fields = [](const broker::OrderUpdate& u) {
+        return std::make_tuple(u.client_order_id, u.broker_order_id, u.symbol, u.side, u.qty, u.status, u.filled_qty,
+                               u.filled_avg_price, u.commission, u.reason, u.updated_at);
+    };
+    const std::vector<std::string> ids{"buy", "sell", "poor", "dropped", "open"};
+    std::vector<broker::OrderUpdate> before;
+    const auto at = [](const char* date, int minutes) { return core::ny_to_utc(day(date), core::TimeOfDay{minutes}); };
+    {
+        broker::SimBroker b(market, cfg, [&] { return now; });
+        REQUIRE_FALSE(b.load_state().value());
+        // Due at the next open, in this order: 4 at 21 cost 84 of the 100; 5 are more than
+        // the 4 then held; 1 more at 21 costs more than the 16 left.
+        REQUIRE(wait(b.submit({"buy", "AAA", core::Side::buy, d("4")})).ok());
+        REQUIRE(wait(b.submit({"sell", "AAA", core::Side::sell, d("5")})).ok());
+        now = at("2024-01-03", 9 * 60);
+        REQUIRE(wait(b.submit({"poor", "AAA", core::Side::buy, d("1")})).ok());
+        REQUIRE(wait(b.submit({"dropped", "AAA", core::Side::buy, d("1")})).ok());
+        now = at("2024-01-03", 9 * 60 + 10);
+        REQUIRE(wait(b.cancel("dropped")).value().status == "canceled");
+        now = at("2024-01-03", 9 * 60 + 31);  // after the open: waits for the next bar
+        REQUIRE(wait(b.submit({"open", "AAA", core::Side::sell, d("1")})).ok());
+        now = at("2024-01-03", 9 * 60 + 32);
+        for (const auto& id : ids) before.push_back(wait(b.order_by_client_id(id)).value());
+    }
+    // What each answer says: the sim's id by position, the time of its last change.
+    const auto opened = core::format_utc(at("2024-01-03", 9 * 60 + 31));
+    CHECK(before[0].broker_order_id == "sim-1");
+    CHECK(before[4].broker_order_id == "sim-5");
+    CHECK(before[0].status == "filled");
+    CHECK(before[0].filled_qty == d("4"));
+    CHECK(before[0].filled_avg_price == d("21"));
+    CHECK(before[0].updated_at == opened);  // filled when first asked after the open
+    CHECK(before[1].status == "rejected");
+    CHECK(before[1].reason.find("insufficient qty") == 0);
+    CHECK(before[2].status == "rejected");
+    CHECK(before[2].reason.find("insufficient buying power") == 0);
+    CHECK(before[3].status == "canceled");
+    CHECK(before[3].reason == "canceled on request");
+    CHECK(before[3].updated_at == core::format_utc(at("2024-01-03", 9 * 60 + 10)));
+    CHECK(before[4].status == "accepted");
+    CHECK(before[4].updated_at == opened);
+    CHECK(before[4].side == "sell");
+    CHECK(before[4].qty == d("1"));
+    broker::SimBroker again(market, cfg, [&] { return now; });
+    REQUIRE(again.load_state().value());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        INFO(ids[i]);
+        CHECK(fields(wait(again.order_by_client_id(ids[i])).value()) == fields(before[i]));
+    }
+    // The next order after a restart continues the ids.
+    CHECK(wait(again.submit({"next", "AAA", core::Side::sell, d("1")})).value().broker_order_id == "sim-6");
+
+    // A state file naming another id or a status the sim never gives is damaged.
+    std::ifstream in(file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& [from, to, field] : {std::tuple{"\"sim-2\"", "\"sim-9\"", "orders[1].id"},
+                                          std::tuple{"\"rejected\"", "\"pending\"", "orders[1].status"}}) {
+        std::string damaged = text;
+        REQUIRE(damaged.find(from) != std::string::npos);
+        damaged.replace(damaged.find(from), std::string(from).size(), to);
+        std::ofstream(file) << damaged;
+        broker::SimBroker b(market, cfg, [&] { return now; });
+        const auto r = b.load_state();
+        INFO(field);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find(field) != std::string::npos);
+        CHECK(r.error().message.find(std::string(to).substr(1, 5)) != std::string::npos);
     }
     std::filesystem::remove(file);
 }
