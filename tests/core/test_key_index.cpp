@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <deque>
+#include <stdexcept>
 #include <string>
 
 #include "core/key_index.hpp"
@@ -33,4 +34,17 @@ TEST_CASE("key index finds every key it holds and nothing else", "[core][key_ind
     index.clear();
     CHECK(index.size() == 0);
     CHECK_FALSE(index.find(keys[0], key_of).has_value());
+}
+
+TEST_CASE("key index holds positions up to 2^32 - 2 and refuses larger ones", "[core][key_index]") {
+    KeyIndex index;
+    const std::string big = "big", bigger = "bigger";
+    const std::size_t last = 0xFFFFFFFEu;
+    const auto key_of = [&](std::size_t i) -> const std::string& { return i == last ? big : bigger; };
+    index.insert(big, last);
+    CHECK(index.find("big", key_of) == last);
+    CHECK_THROWS_AS(index.insert(bigger, last + 1), std::length_error);
+    CHECK_THROWS_AS(index.insert(bigger, std::size_t{1} << 40), std::length_error);
+    CHECK(index.size() == 1);
+    CHECK_FALSE(index.find("bigger", key_of).has_value());
 }
