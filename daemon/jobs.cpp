@@ -305,7 +305,7 @@ awaitable<JobResult> ChainJobs::signals(core::Date session, std::int64_t job_run
     if (auto problem = evaluate_strategy(session, job_run_id); !problem.empty()) co_return fail(problem);
     if (dry_run_) co_return ok("dry run: targets computed, not journaled");
     std::string detail = "targets";
-    for (const auto& [s, w] : targets_[session]) detail += " " + s + "=" + (w * Decimal::from_int(100)).to_string() + "%";
+    for (const auto& [s, w] : *targets_of(session)) detail += " " + s + "=" + (w * Decimal::from_int(100)).to_string() + "%";
     co_return ok(detail);
 }
 
@@ -347,7 +347,7 @@ std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_ru
     const std::string problem = out.problem.empty() ? "" : "strategy " + strategy_.name() + ": " + out.problem;
     if (dry_run_) {
         // A dry run keeps its targets in memory: the session's journaled ones stay the real run's.
-        if (problem.empty()) targets_[session] = std::move(out.targets);
+        if (problem.empty()) targets_.emplace(session, std::move(out.targets));
         return problem;
     }
     storage::SignalRepository repo(journal_);
@@ -355,7 +355,7 @@ std::string ChainJobs::evaluate_strategy(core::Date session, std::int64_t job_ru
     repo.save_signals(job_run_id, session, strategy_.name(), out.signals);
     if (problem.empty()) repo.save_targets(job_run_id, session, strategy_.name(), out.targets);
     tx.commit();
-    if (problem.empty()) targets_[session] = std::move(out.targets);
+    if (problem.empty()) targets_.emplace(session, std::move(out.targets));
     return problem;
 }
 
@@ -694,9 +694,9 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         // In a backtest the signals job skipped the strategy if the rules held then; the
         // reconciliation above can change that (an order of the last rebalance that ended
         // without a fill no longer makes it one), so evaluate it now, as the daemon did.
-        if (detail_ == JournalDetail::trading && !targets_.count(session))
+        if (detail_ == JournalDetail::trading && !targets_of(session))
             if (auto problem = evaluate_strategy(session, job_run_id); !problem.empty()) co_return fail(problem);
-        if (auto it = targets_.find(session); it != targets_.end()) targets = it->second;
+        if (const auto* kept = targets_of(session)) targets = *kept;
         else targets = signals.targets_for(session);
         if (targets.empty()) co_return fail("no targets journaled for " + session.to_string());
     }

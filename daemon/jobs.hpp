@@ -159,7 +159,12 @@ private:
     JobStats stats_;
     JournalDetail detail_;
     std::vector<core::Symbol> universe_;  // the strategy's, sorted
-    std::map<core::Date, core::Weights> targets_;  // from this process's signals jobs
+    // The targets of the latest session this process evaluated (its rebalance reads them;
+    // older sessions' are in the journal, or were a dry run's): one set, not one a session.
+    std::optional<std::pair<core::Date, core::Weights>> targets_;
+    const core::Weights* targets_of(core::Date session) const {
+        return targets_ && targets_->first == session ? &targets_->second : nullptr;
+    }
     // evaluate_strategy()'s input, kept between evaluations for its map's nodes: its views
     // are only valid during an evaluation.
     core::StrategyInput strategy_input_;
