@@ -40,30 +40,42 @@ constexpr std::array<std::string_view, 4> kStatusNames{"accepted", "filled", "ca
 
 Result<std::shared_ptr<SimMarket>> SimMarket::load(const std::filesystem::path& dir,
                                                    const std::vector<core::Symbol>& symbols) {
-    std::map<core::Symbol, std::vector<core::Bar>> bars;
+    // Each file's bars are made compact as soon as read: the market never holds them all
+    // as core::Bar.
+    std::map<core::Symbol, Series> series;
     for (const auto& s : symbols) {
         auto r = read_yahoo_csv(dir / (s + ".csv"), s);
         if (!r) return r.error();
-        bars[s] = std::move(r).value();
+        series[s] = series_of(r.value());
     }
-    return std::shared_ptr<SimMarket>(new SimMarket(std::move(bars)));
+    return std::shared_ptr<SimMarket>(new SimMarket(std::move(series)));
 }
 
 std::shared_ptr<SimMarket> SimMarket::from_bars(std::map<core::Symbol, std::vector<core::Bar>> bars) {
-    for (auto& [s, v] : bars) std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.date < b.date; });
-    return std::shared_ptr<SimMarket>(new SimMarket(std::move(bars)));
+    std::map<core::Symbol, Series> series;
+    for (auto& [s, v] : bars) {
+        std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.date < b.date; });
+        series[s] = series_of(v);
+        std::vector<core::Bar>().swap(v);  // freed as it goes
+    }
+    return std::shared_ptr<SimMarket>(new SimMarket(std::move(series)));
 }
 
-SimMarket::SimMarket(std::map<core::Symbol, std::vector<core::Bar>> bars) {
-    bars_.reserve(bars.size());
-    for (auto& [symbol, v] : bars) {  // ascending by symbol, as bars_ must be
-        Series series;
-        series.dates.reserve(v.size());
-        for (const auto& b : v) series.dates.push_back(b.date);
-        series.bars = std::move(v);
-        bars_.emplace_back(symbol, std::move(series));
+SimMarket::Series SimMarket::series_of(const std::vector<core::Bar>& bars) {
+    Series out;
+    out.quotes.reserve(bars.size());
+    out.dates.reserve(bars.size());
+    for (const auto& b : bars) {
+        out.quotes.push_back({b.date, b.open, b.high, b.low, b.close, b.adj_close, b.volume});
+        out.dates.push_back(b.date);
     }
-    for (const auto& [symbol, series] : bars_) index_.emplace(symbol, &series);  // bars_ is complete: no more moves
+    return out;
+}
+
+SimMarket::SimMarket(std::map<core::Symbol, Series> series) {
+    bars_.reserve(series.size());
+    for (auto& [symbol, s] : series) bars_.emplace_back(symbol, std::move(s));  // ascending by symbol, as bars_ must be
+    for (const auto& [symbol, s] : bars_) index_.emplace(symbol, &s);  // bars_ is complete: no more moves
 }
 
 const SimMarket::Series* SimMarket::series(const core::Symbol& symbol) const {
@@ -85,22 +97,25 @@ awaitable<Result<std::vector<core::Bar>>> SimMarket::daily_bars(const std::vecto
         auto i = hint_fits ? hint
                            : static_cast<std::size_t>(std::lower_bound(dates.begin(), dates.end(), from) - dates.begin());
         hint = i;
-        for (; i < dates.size() && dates[i] <= to; ++i) out.push_back(series->bars[i]);
+        for (; i < dates.size() && dates[i] <= to; ++i) {
+            const Quote& q = series->quotes[i];
+            out.push_back({s, q.date, q.open, q.high, q.low, q.close, q.adj_close, q.volume});
+        }
     }
     co_return out;
 }
 
-const core::Bar* SimMarket::bar(const core::Symbol& symbol, core::Date date) const {
+const SimMarket::Quote* SimMarket::bar(const core::Symbol& symbol, core::Date date) const {
     const Series* series = this->series(symbol);
     if (!series) return nullptr;
     const auto& dates = series->dates;
     const auto lo = std::lower_bound(dates.begin(), dates.end(), date);
-    return lo != dates.end() && *lo == date ? &series->bars[static_cast<std::size_t>(lo - dates.begin())] : nullptr;
+    return lo != dates.end() && *lo == date ? &series->quotes[static_cast<std::size_t>(lo - dates.begin())] : nullptr;
 }
 
-std::vector<const core::Bar*> SimMarket::latest_bars(const std::vector<core::Symbol>& symbols, core::Date date,
-                                                     int back_days) const {
-    std::vector<const core::Bar*> out;
+std::vector<const SimMarket::Quote*> SimMarket::latest_bars(const std::vector<core::Symbol>& symbols, core::Date date,
+                                                            int back_days) const {
+    std::vector<const Quote*> out;
     out.reserve(symbols.size());
     const core::Date earliest = date.plus_days(-back_days);
     std::size_t hint = 0;  // symbols usually share their dates: try the previous symbol's index first
@@ -124,17 +139,17 @@ std::vector<const core::Bar*> SimMarket::latest_bars(const std::vector<core::Sym
             i = static_cast<std::size_t>(up - dates.begin()) - 1;
         }
         hint = i;
-        out.push_back(dates[i] >= earliest ? &series->bars[i] : nullptr);
+        out.push_back(dates[i] >= earliest ? &series->quotes[i] : nullptr);
     }
     return out;
 }
 
-const core::Bar* SimMarket::bar_after(const core::Symbol& symbol, core::Date date) const {
+const SimMarket::Quote* SimMarket::bar_after(const core::Symbol& symbol, core::Date date) const {
     const Series* series = this->series(symbol);
     if (!series) return nullptr;
     const auto& dates = series->dates;
     const auto up = std::upper_bound(dates.begin(), dates.end(), date);
-    return up != dates.end() ? &series->bars[static_cast<std::size_t>(up - dates.begin())] : nullptr;
+    return up != dates.end() ? &series->quotes[static_cast<std::size_t>(up - dates.begin())] : nullptr;
 }
 
 std::optional<core::Date> SimMarket::first_common_date() const {
@@ -354,7 +369,7 @@ std::optional<BrokerError> SimBroker::save_state() {
     return std::nullopt;
 }
 
-void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) {
+void SimBroker::fill(SimOrder& order, Decimal base_price) {
     auto& u = order;
     const bool buy = order.request.side == core::Side::buy;
     const Decimal price = (base_price * (buy ? buy_factor_ : sell_factor_)).round_half_away(core::kPriceDigits);
@@ -419,7 +434,6 @@ void SimBroker::fill(SimOrder& order, const core::Bar& bar, Decimal base_price) 
     u.filled_avg_price = price;
     u.commission = commission;
     u.status = qty == order.request.qty ? Status::filled : Status::canceled;
-    (void)bar;
 }
 
 std::optional<BrokerError> SimBroker::settle() {
@@ -428,15 +442,15 @@ std::optional<BrokerError> SimBroker::settle() {
     for (const std::size_t index : open_) {
         auto& order = orders_[index];
         if (order.status != Status::accepted) continue;  // canceled meanwhile
-        const core::Bar* bar = order.submitted_minutes < kOpenMinutes
+        const SimMarket::Quote* bar = order.submitted_minutes < kOpenMinutes
                                    ? market_->bar(order.request.symbol, order.submitted_date)
                                    : nullptr;
         if (!bar) bar = market_->bar_after(order.request.symbol, order.submitted_date);
         if (!bar) continue;  // no later data yet: the order waits
         if (now.date < bar->date || (now.date == bar->date && now.time.minutes < kOpenMinutes)) continue;
-        const auto price = core::to_price(core::valuation_open(*bar, config_.price_field));
+        const auto price = core::to_price(bar->valuation_open(config_.price_field));
         if (!price) continue;
-        fill(order, *bar, *price);
+        fill(order, *price);
         changed = true;
     }
     std::erase_if(open_, [&](std::size_t i) { return orders_[i].status != Status::accepted; });
@@ -473,19 +487,19 @@ awaitable<Result<OrderUpdate>> SimBroker::submit(const OrderRequest& request) {
     order.updated_at = time_index();
     if (config_.fill == core::FillModel::close) {
         // The latest bar on or before today.
-        const core::Bar* bar = market_->bar(request.symbol, ny.date);
+        const SimMarket::Quote* bar = market_->bar(request.symbol, ny.date);
         if (!bar) {
-            const core::Bar* after = nullptr;
+            const SimMarket::Quote* after = nullptr;
             for (core::Date d = ny.date.plus_days(-10); d < ny.date; d = d.plus_days(1))
                 if (const auto* b = market_->bar(request.symbol, d)) after = b;
             bar = after;
         }
-        const auto price = bar ? core::to_price(core::valuation_close(*bar, config_.price_field)) : std::nullopt;
+        const auto price = bar ? core::to_price(bar->valuation_close(config_.price_field)) : std::nullopt;
         if (!price) {
             order.status = Status::rejected;
             order.reason = "no price for " + request.symbol + " on " + ny.date.to_string();
         } else {
-            fill(order, *bar, *price);
+            fill(order, *price);
         }
     }
     if (order.status == Status::accepted) open_.push_back(orders_.size());
@@ -529,7 +543,7 @@ awaitable<Result<core::Prices>> SimBroker::latest_prices(const std::vector<core:
     const auto bars = market_->latest_bars(symbols, today, 10);
     for (std::size_t i = 0; i < symbols.size(); ++i) {
         if (!bars[i]) continue;
-        if (auto p = core::to_price(core::valuation_close(*bars[i], config_.price_field)))
+        if (auto p = core::to_price(bars[i]->valuation_close(config_.price_field)))
             out.insert_or_assign(out.empty() || out.rbegin()->first < symbols[i] ? out.end() : out.lower_bound(symbols[i]),
                                  symbols[i], *p);
     }

@@ -32,26 +32,38 @@ public:
     awaitable<Result<std::vector<core::Bar>>> daily_bars(const std::vector<core::Symbol>& symbols, core::Date from,
                                                           core::Date to) override;
 
-    // The bar of `symbol` on `date`, or nullptr.
-    const core::Bar* bar(const core::Symbol& symbol, core::Date date) const;
-    // For each of `symbols` (fastest sorted), its latest bar dated from `date` - `back_days`
-    // to `date`, or nullptr.
-    std::vector<const core::Bar*> latest_bars(const std::vector<core::Symbol>& symbols, core::Date date,
-                                              int back_days) const;
-    // The first bar of `symbol` dated strictly after `date`, or nullptr.
-    const core::Bar* bar_after(const core::Symbol& symbol, core::Date date) const;
+    // One session of one symbol as the market keeps it: a bar without its symbol (the
+    // series' own). A 500-symbol, 20-year market is 2.5 million of these: 56 bytes each
+    // where a core::Bar is 88.
+    struct Quote {
+        core::Date date;
+        double open = 0, high = 0, low = 0, close = 0, adj_close = 0, volume = 0;
+        double valuation_close(core::PriceField field) const {
+            return field == core::PriceField::adj_close ? adj_close : close;
+        }
+        double valuation_open(core::PriceField field) const { return core::valuation_open(open, close, adj_close, field); }
+    };
+    // The session of `symbol` on `date`, or nullptr.
+    const Quote* bar(const core::Symbol& symbol, core::Date date) const;
+    // For each of `symbols` (fastest sorted), its latest session dated from `date` -
+    // `back_days` to `date`, or nullptr.
+    std::vector<const Quote*> latest_bars(const std::vector<core::Symbol>& symbols, core::Date date,
+                                          int back_days) const;
+    // The first session of `symbol` dated strictly after `date`, or nullptr.
+    const Quote* bar_after(const core::Symbol& symbol, core::Date date) const;
     // The first date on which every symbol has data, and the last such date.
     std::optional<core::Date> first_common_date() const;
     std::optional<core::Date> last_common_date() const;
     std::vector<core::Symbol> symbols() const;
 
 private:
-    explicit SimMarket(std::map<core::Symbol, std::vector<core::Bar>> bars);
-    // The bars of `symbol` (ascending by date) and their dates alone, or nullptr.
+    // The sessions of one symbol (ascending by date) and their dates alone.
     struct Series {
-        std::vector<core::Bar> bars;
-        std::vector<core::Date> dates;  // bars[i].date: searched without touching the bars
+        std::vector<Quote> quotes;
+        std::vector<core::Date> dates;  // quotes[i].date: searched without touching the quotes
     };
+    static Series series_of(const std::vector<core::Bar>& bars);  // bars ascending by date
+    explicit SimMarket(std::map<core::Symbol, Series> series);
     const Series* series(const core::Symbol& symbol) const;
     // Ascending by symbol, contiguous (walked along by sorted look-ups, core::Walk); built
     // once by the constructor and never changed, so that index_ can point into it and
@@ -123,7 +135,7 @@ private:
     // The index in times_ of the clock's current reading as text, added when new.
     std::uint32_t time_index();
     std::optional<BrokerError> settle();  // fills the orders that are due
-    void fill(SimOrder& order, const core::Bar& bar, core::Decimal price);
+    void fill(SimOrder& order, core::Decimal price);
     std::optional<BrokerError> save_state();
     // The clock's time, in New York and as text, worked out once per clock reading.
     struct Now {

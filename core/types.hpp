@@ -107,7 +107,13 @@ inline double valuation_close(const Bar& bar, PriceField field) {
 }
 // The bar's open in the same basis as valuation_close (with adj_close, the open is
 // scaled by adj_close / close so that fills and valuations agree).
-double valuation_open(const Bar& bar, PriceField field);
+inline double valuation_open(double open, double close, double adj_close, PriceField field) {
+    if (field == PriceField::close || close <= 0) return open;
+    return open * (adj_close / close);
+}
+inline double valuation_open(const Bar& bar, PriceField field) {
+    return valuation_open(bar.open, bar.close, bar.adj_close, field);
+}
 // A price as an exact decimal; nullopt for non-finite or non-positive input.
 inline std::optional<Decimal> to_price(double value) {
     if (!(value > 0)) return std::nullopt;  // NaN too

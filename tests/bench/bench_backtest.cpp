@@ -9,7 +9,8 @@
 // the real command: CSV files written to a temp directory and `ballast backtest` timed as a
 // process, with --no-journal and with its journal (reading 2.5 million CSV rows included).
 //   ./build/release/tests/bench/bench_backtest [SYMBOLS [DAYS [file|memory|cli [KEEP]]]]   (default 500 5000, all)
-// With `file KEEP`, the journal is kept at the path KEEP (e.g. for tests/bench/journal_bound.sh).
+// With `file KEEP`, the journal is kept at the path KEEP (e.g. for tests/bench/journal_bound.sh);
+// with `cli KEEP`, the command's inputs (CSV files and config) are kept in the directory KEEP.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -191,7 +192,10 @@ int main(int argc, char** argv) {
     }
     for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(file.string() + suffix);
     if (only.empty() || only == "cli") {
-        const auto dir = std::filesystem::temp_directory_path() / ("ballast-bench-cli-" + std::to_string(::getpid()));
+        // `cli DIR` keeps the inputs in DIR (e.g. to profile the command on them).
+        const bool keep_inputs = argc > 4;
+        const auto dir = keep_inputs ? std::filesystem::path(argv[4])
+                                     : std::filesystem::temp_directory_path() / ("ballast-bench-cli-" + std::to_string(::getpid()));
         std::filesystem::remove_all(dir);
         write_cli_inputs(dir, synthetic(symbols, days));
         // Without a journal, then with the journal `ballast backtest` keeps by default (a
@@ -202,18 +206,25 @@ int main(int argc, char** argv) {
             const std::string cmd = std::string("'") + BALLAST_BINARY + "' backtest -q --json " + journal +
                                     (kept ? " '" + (dir / "bench.db").string() + "'" : std::string()) + " --config '" +
                                     (dir / "bench.toml").string() + "' > '" + (dir / "out.json").string() + "'";
+            rusage before{};
+            ::getrusage(RUSAGE_CHILDREN, &before);
             const auto t0 = std::chrono::steady_clock::now();
             status = std::system(cmd.c_str());
             const double t = seconds_since(t0);
+            rusage after{};
+            ::getrusage(RUSAGE_CHILDREN, &after);
             std::ifstream in(dir / "out.json");
             const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
             const auto at = out.find("\"orders\":");
             report(kept ? "ballast backtest (CLI, journal):" : "ballast backtest (CLI, no journal):", t,
                    at == std::string::npos ? -1 : std::atoi(out.c_str() + at + 9),
                    status == 0 ? "(process, reading the CSV files included)" : "(FAILED)");
+            // (Not its peak memory: the children's ru_maxrss counts the forked copy of this process.)
+            std::printf("  %-34s %8ld page faults\n", "  of which memory:", after.ru_minflt - before.ru_minflt);
             if (status != 0) break;
         }
-        std::filesystem::remove_all(dir);
+        if (keep_inputs) std::printf("  inputs kept in %s (bench.toml, prices/)\n", dir.c_str());
+        else std::filesystem::remove_all(dir);
         if (status != 0) return 1;
     }
     return 0;

@@ -258,7 +258,7 @@ TEST_CASE("sim market's latest bars: on the date, else the latest within the win
         {"BBB", {bar("BBB", "2024-01-02", 1, 20)}},
         {"CCC", {bar("CCC", "2024-01-04", 1, 30), bar("CCC", "2024-01-10", 1, 31)}},
     });
-    const auto close_of = [](const core::Bar* b) { return b ? b->close : -1.0; };
+    const auto close_of = [](const broker::SimMarket::Quote* b) { return b ? b->close : -1.0; };
     const auto latest = [&](std::vector<core::Symbol> symbols, const char* date, int back) {
         std::vector<double> out;
         for (const auto* b : market->latest_bars(symbols, day(date), back)) out.push_back(close_of(b));
