@@ -99,7 +99,7 @@ awaitable<Result<std::vector<core::Bar>>> SimMarket::daily_bars(const std::vecto
         hint = i;
         for (; i < dates.size() && dates[i] <= to; ++i) {
             const Quote& q = series->quotes[i];
-            out.push_back({s, q.date, q.open, q.high, q.low, q.close, q.adj_close, q.volume});
+            out.emplace_back(s, q.date, q.open, q.high, q.low, q.close, q.adj_close, q.volume);  // in place
         }
     }
     co_return out;
