@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -40,13 +42,32 @@ constexpr std::array<std::string_view, 4> kStatusNames{"accepted", "filled", "ca
 
 Result<std::shared_ptr<SimMarket>> SimMarket::load(const std::filesystem::path& dir,
                                                    const std::vector<core::Symbol>& symbols) {
-    // Each file's bars are made compact as soon as read: the market never holds them all
-    // as core::Bar.
+    // The files are read on every core (a 500-symbol universe is 500 files), each made
+    // compact as soon as parsed: the market never holds them all as core::Bar. The error
+    // reported is the first in `symbols` order, as if read one by one.
+    std::vector<std::optional<Result<Series>>> read(symbols.size());
+    std::atomic<std::size_t> next{0};
+    const auto work = [&] {
+        for (std::size_t i; (i = next++) < symbols.size();) {
+            try {
+                auto r = read_yahoo_csv(dir / (symbols[i] + ".csv"), symbols[i]);
+                read[i].emplace(r ? Result<Series>(series_of(r.value())) : Result<Series>(r.error()));
+            } catch (const std::exception& e) {  // (out of memory)
+                read[i].emplace(BrokerError{BrokerError::Kind::bad_data,
+                                            (dir / (symbols[i] + ".csv")).string() + ": cannot read: " + e.what()});
+            }
+        }
+    };
+    const std::size_t threads =
+        std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), symbols.size() / 8 + 1);
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
     std::map<core::Symbol, Series> series;
-    for (const auto& s : symbols) {
-        auto r = read_yahoo_csv(dir / (s + ".csv"), s);
-        if (!r) return r.error();
-        series[s] = series_of(r.value());
+    for (std::size_t i = 0; i < symbols.size(); ++i) {
+        if (!*read[i]) return read[i]->error();
+        series[symbols[i]] = std::move(*read[i]).value();
     }
     return std::shared_ptr<SimMarket>(new SimMarket(std::move(series)));
 }

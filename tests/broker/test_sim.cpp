@@ -374,3 +374,54 @@ TEST_CASE("sim broker answers the same of each order after a restart; a state fi
     }
     std::filesystem::remove(file);
 }
+
+TEST_CASE("sim market loads a large universe on every core with the same bars; the first bad file in order is the error",
+          "[broker][sim]") {
+    const auto dir = std::filesystem::temp_directory_path() / ("ballast-sim-load-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::vector<core::Symbol> symbols;
+    for (int s = 0; s < 60; ++s) {
+        symbols.push_back("S" + std::to_string(100 + s));
+        std::ofstream out(dir / (symbols.back() + ".csv"));
+        out << "Date,Open,High,Low,Close,Adj Close,Volume\n";
+        // Each symbol its own prices (and its own length), so that a mix-up shows.
+        for (int d = 2; d < 20 + s % 7; ++d)
+            out << "2024-01-" << (d < 10 ? "0" : "") << d << "," << 10 + s << "," << 12 + s << "," << 9 + s << ","
+                << 11 + s + d / 100.0 << "," << 11 + s << "," << 1000 + d << "\n";
+    }
+    const auto loaded = broker::SimMarket::load(dir, symbols);
+    REQUIRE(loaded.ok());
+    auto& market = *loaded.value();
+    CHECK(market.symbols().size() == symbols.size());
+    for (const auto& sym : symbols) {
+        const auto bars = broker::read_yahoo_csv(dir / (sym + ".csv"), sym).value();
+        INFO(sym);
+        const auto fetched = wait(market.daily_bars({sym}, day("2024-01-01"), day("2024-01-31"))).value();
+        REQUIRE(fetched.size() == bars.size());
+        for (std::size_t i = 0; i < bars.size(); ++i) {
+            CHECK(fetched[i].symbol == sym);
+            CHECK(fetched[i].date == bars[i].date);
+            CHECK(fetched[i].open == bars[i].open);
+            CHECK(fetched[i].high == bars[i].high);
+            CHECK(fetched[i].low == bars[i].low);
+            CHECK(fetched[i].close == bars[i].close);
+            CHECK(fetched[i].adj_close == bars[i].adj_close);
+            CHECK(fetched[i].volume == bars[i].volume);
+        }
+    }
+    // Two damaged files: the one earlier in the list is named, whichever thread read it.
+    std::ofstream(dir / "S150.csv") << "Date,Open,High,Low,Close\n2024-01-02,1,2,0.5,x\n";
+    std::ofstream(dir / "S107.csv") << "Date,Open,High,Low,Close\n2024-01-02,1,2,0.5,oops\n";
+    for (int round = 0; round < 5; ++round) {
+        const auto bad = broker::SimMarket::load(dir, symbols);
+        REQUIRE_FALSE(bad.ok());
+        CHECK(bad.error().message.find("S107.csv:2") != std::string::npos);
+        CHECK(bad.error().message.find("oops") != std::string::npos);
+    }
+    std::filesystem::remove(dir / "S107.csv");
+    const auto missing = broker::SimMarket::load(dir, symbols);
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().message.find("S107.csv") != std::string::npos);
+    std::filesystem::remove_all(dir);
+}
