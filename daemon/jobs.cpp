@@ -756,8 +756,8 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         if (!latest) co_return fail("latest prices for the price check: " + latest.error().message);
         risk_context.quotes = latest.value();
     }
-    const auto risk = core::evaluate_risk(plan, holdings, prices, config_.risk, risk_context);
-    const auto& verdicts = risk.verdicts;
+    auto risk = core::evaluate_risk(plan, holdings, prices, config_.risk, risk_context);
+    const std::size_t planned = risk.verdicts.size();
 
     // 5. Act. Where orders can fill now (market open, or a venue that fills at once): sells
     //    first, polled to a terminal state (unfilled ones canceled at the deadline), then
@@ -765,7 +765,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     //    sells and buys together, the buys sized on the planned sell proceeds.
     std::vector<core::RiskVerdict> sells, buys;
     std::vector<std::string> plan_notes;
-    for (const auto& v : verdicts) (v.order.side == core::Side::sell ? sells : buys).push_back(v);
+    for (auto& v : risk.verdicts) (v.order.side == core::Side::sell ? sells : buys).push_back(std::move(v));
 
     Legs legs;
     legs.session = session;
@@ -804,8 +804,8 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
         if (!replan.hold_reason.empty()) plan_notes.push_back("buys: " + replan.hold_reason);
         for (const auto& note : replan.notes) plan_notes.push_back("buys: " + note);
         buys.clear();
-        for (const auto& v : core::check_risk(replan, now_account.value(), buy_prices, config_.risk))
-            if (v.order.side == core::Side::buy) buys.push_back(v);
+        for (auto& v : core::check_risk(replan, now_account.value(), buy_prices, config_.risk))
+            if (v.order.side == core::Side::buy) buys.push_back(std::move(v));
     }
     // The kill switch may have been thrown while the sells were polled.
     if (legs.buys_blocked.empty() && !buys.empty())
@@ -826,7 +826,7 @@ awaitable<JobResult> ChainJobs::rebalance(core::Date session, std::int64_t job_r
     if (stop_exit && legs.sent > 0) ++stats_.stop_exits;
     const std::string why = stop_exit ? stop_text : decision.reason + (stop_text.empty() ? "" : "; " + stop_text);
     std::string summary = why + "; " + std::to_string(legs.sent) + " order(s) sent";
-    if (dry_run_) summary = why + "; dry run: " + std::to_string(verdicts.size()) + " order(s) planned, none sent";
+    if (dry_run_) summary = why + "; dry run: " + std::to_string(planned) + " order(s) planned, none sent";
     if (!legs.buys_blocked.empty()) summary += "; buys not sent: " + legs.buys_blocked;
     for (const auto& note : plan.notes) summary += "; " + note;
     for (const auto& note : plan_notes) summary += "; " + note;

@@ -11,6 +11,9 @@
 //   ./build/release/tests/bench/bench_backtest [SYMBOLS [DAYS [file|memory|cli [KEEP]]]]   (default 500 5000, all)
 // With `file KEEP`, the journal is kept at the path KEEP (e.g. for tests/bench/journal_bound.sh);
 // with `cli KEEP`, the command's inputs (CSV files and config) are kept in the directory KEEP.
+// BENCH_REPS=N runs the transient backtest N times in one process (each from a heap whose
+// free memory went back to the kernel: see release_free_memory()).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -197,7 +200,8 @@ int main(int argc, char** argv) {
                     "  of which the writer's tail:", wait);
         report_usage();
     }
-    if (only.empty() || only == "memory") for (int rep = 0; rep < (std::getenv("REPS") ? std::atoi(std::getenv("REPS")) : 1); ++rep) {
+    const int repeats = std::getenv("BENCH_REPS") ? std::max(1, std::atoi(std::getenv("BENCH_REPS"))) : 1;
+    if (only.empty() || only == "memory") for (int rep = 0; rep < repeats; ++rep) {
         const double t = run_once("", symbols, days, market, &orders);
         report("journal off (transient):", t, orders, !at_floor_size ? "" : t < 0.3 ? "(floor 0.3 s: met)" : "(floor 0.3 s: NOT met)");
         report_usage();
