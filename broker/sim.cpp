@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -61,7 +62,10 @@ Result<std::shared_ptr<SimMarket>> SimMarket::load(const std::filesystem::path& 
     const std::size_t threads =
         std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), symbols.size() / 8 + 1);
     std::vector<std::thread> pool;
-    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    try {
+        for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    } catch (const std::system_error&) {  // no more threads to be had: fewer read the files
+    }
     work();
     for (auto& t : pool) t.join();
     std::map<core::Symbol, Series> series;

@@ -16,6 +16,4 @@ std::string format_fixed(double value, int digits) {
     return out;
 }
 
-
-
 }  // namespace ballast::core

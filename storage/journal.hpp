@@ -103,6 +103,8 @@ public:
     const std::filesystem::path& path() const { return path_; }
     int schema_version() const;  // PRAGMA user_version
     static int latest_version(); // newest embedded migration
+    // The page size of a journal file this version creates (an existing one keeps its own).
+    static constexpr int kPageSize = 16384;
     // Applies pending migrations up to `target` (default newest); returns how many ran.
     int migrate(std::optional<int> target = std::nullopt);
     // Runs `PRAGMA integrity_check` and returns its first line ("ok" when sound).

@@ -269,13 +269,14 @@ TEST_CASE("a backtest whose last rebalance comes to nothing at the next open reb
 
 TEST_CASE("a backtest whose journal cannot be written any more stops with the journal's error (exit 74)",
           "[integration][backtest][failure]") {
-    // A file-size limit stands for a full disk: the journal outgrows it in a later batch.
+    // A file-size limit (4 MiB: the schema alone, in 16 KiB pages, takes a good part of
+    // one) stands for a full disk: the journal outgrows it in a later batch.
     TempDir dir;
     write_file(dir / "config.toml", sim_config(dir / "unused.db"));
     const auto journal = dir / "bt.db";
     const auto r = run_ballast("backtest -q --json --config " + shell_quote((dir / "config.toml").string()) +
                                    " --journal " + shell_quote(journal.string()),
-                               "trap '' XFSZ; ulimit -f 1024;");
+                               "trap '' XFSZ; ulimit -f 4096;");
     INFO(r.output);
     CHECK(r.exit_code == 74);
     CHECK(r.output.find("ballast: journal ") != std::string::npos);

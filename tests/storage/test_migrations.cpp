@@ -83,6 +83,7 @@ TEST_CASE("a fresh journal has every migration, WAL and foreign keys", "[storage
     CHECK(j->db().execAndGet("PRAGMA journal_mode").getString() == "wal");
     CHECK(j->db().execAndGet("PRAGMA foreign_keys").getInt() == 1);
     CHECK(j->db().execAndGet("PRAGMA synchronous").getInt() == 1);  // NORMAL
+    CHECK(j->db().execAndGet("PRAGMA page_size").getInt() == Journal::kPageSize);
     CHECK(j->integrity_check() == "ok");
 
     const std::set<std::string> tables{"bars", "runs", "job_runs", "signals", "targets", "rebalance_decisions",
@@ -311,4 +312,24 @@ TEST_CASE("an in-memory journal has every migration", "[storage][migrations]") {
     auto j = ballast::storage::Journal::open(":memory:");
     CHECK(j->schema_version() == ballast::storage::Journal::latest_version());
     CHECK(j->db().execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'v_orders'").getInt() == 1);
+}
+
+TEST_CASE("a journal made with another page size keeps it, and takes writes", "[storage][migrations]") {
+    TempDir dir;
+    const auto path = dir.file("small-pages.db");
+    {
+        SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        db.exec("PRAGMA page_size = 4096");
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec("CREATE TABLE t (x)");  // an earlier journal's first table fixes its page size
+        db.exec("DROP TABLE t");
+    }
+    auto j = Journal::open(path);
+    CHECK(j->db().execAndGet("PRAGMA page_size").getInt() == 4096);
+    CHECK(j->schema_version() == Journal::latest_version());
+    insert_v1_rows(j->db());
+    CHECK(j->db().execAndGet("SELECT count(*) FROM orders").getInt() == 1);
+    CHECK(j->integrity_check() == "ok");
+    j.reset();
+    CHECK(Journal::open(path)->db().execAndGet("PRAGMA page_size").getInt() == 4096);
 }
