@@ -38,9 +38,7 @@ public:
     struct Quote {
         core::Date date;
         double open = 0, high = 0, low = 0, close = 0, adj_close = 0, volume = 0;
-        double valuation_close(core::PriceField field) const {
-            return field == core::PriceField::adj_close ? adj_close : close;
-        }
+        double valuation_close(core::PriceField field) const { return core::valuation_close(close, adj_close, field); }
         double valuation_open(core::PriceField field) const { return core::valuation_open(open, close, adj_close, field); }
     };
     // The session of `symbol` on `date`, or nullptr.
@@ -64,7 +62,7 @@ private:
     };
     static Series series_of(const std::vector<core::Bar>& bars);  // bars ascending by date
     explicit SimMarket(std::map<core::Symbol, Series> series);
-    const Series* series(const core::Symbol& symbol) const;
+    const Series* series(const core::Symbol& symbol) const;  // or nullptr
     // Ascending by symbol, contiguous (walked along by sorted look-ups, core::Walk); built
     // once by the constructor and never changed, so that index_ can point into it and
     // threads can share the market.

@@ -102,9 +102,10 @@ std::string format_fixed(double value, int digits);
 // Prices used for valuation and fills: rounded half away from zero to 4 decimals.
 inline constexpr int kPriceDigits = 4;
 // The valuation close of a bar (inline: read for every bar of every session).
-inline double valuation_close(const Bar& bar, PriceField field) {
-    return field == PriceField::adj_close ? bar.adj_close : bar.close;
+inline double valuation_close(double close, double adj_close, PriceField field) {
+    return field == PriceField::adj_close ? adj_close : close;
 }
+inline double valuation_close(const Bar& bar, PriceField field) { return valuation_close(bar.close, bar.adj_close, field); }
 // The bar's open in the same basis as valuation_close (with adj_close, the open is
 // scaled by adj_close / close so that fills and valuations agree).
 inline double valuation_open(double open, double close, double adj_close, PriceField field) {
