@@ -6,7 +6,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <system_error>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -48,28 +47,36 @@ Result<std::shared_ptr<SimMarket>> SimMarket::load(const std::filesystem::path& 
     // reported is the first in `symbols` order, as if read one by one.
     std::vector<std::optional<Result<Series>>> read(symbols.size());
     std::atomic<std::size_t> next{0};
-    const auto work = [&] {
-        for (std::size_t i; (i = next++) < symbols.size();) {
-            try {
-                auto r = read_yahoo_csv(dir / (symbols[i] + ".csv"), symbols[i]);
-                read[i].emplace(r ? Result<Series>(series_of(r.value())) : Result<Series>(r.error()));
-            } catch (const std::exception& e) {  // (out of memory)
-                read[i].emplace(BrokerError{BrokerError::Kind::bad_data,
-                                            (dir / (symbols[i] + ".csv")).string() + ": cannot read: " + e.what()});
+    const auto work = [&]() noexcept {
+        try {
+            for (std::size_t i; (i = next++) < symbols.size();) {
+                try {
+                    auto r = read_yahoo_csv(dir / (symbols[i] + ".csv"), symbols[i]);
+                    read[i].emplace(r ? Result<Series>(series_of(r.value())) : Result<Series>(r.error()));
+                } catch (const std::exception& e) {  // (out of memory)
+                    read[i].emplace(BrokerError{BrokerError::Kind::bad_data,
+                                                (dir / (symbols[i] + ".csv")).string() + ": cannot read: " + e.what()});
+                }
             }
+        } catch (...) {  // not even the error could be made: the file stays unread, reported below
         }
     };
     const std::size_t threads =
         std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), symbols.size() / 8 + 1);
-    std::vector<std::thread> pool;
-    try {
-        for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-    } catch (const std::system_error&) {  // no more threads to be had: fewer read the files
+    {
+        std::vector<std::jthread> pool;  // joined when it goes, whatever happens
+        try {
+            pool.reserve(threads);
+            for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+        } catch (const std::exception&) {  // no more threads to be had: fewer read the files
+        }
+        work();
     }
-    work();
-    for (auto& t : pool) t.join();
     std::map<core::Symbol, Series> series;
     for (std::size_t i = 0; i < symbols.size(); ++i) {
+        if (!read[i])
+            return BrokerError{BrokerError::Kind::bad_data,
+                               (dir / (symbols[i] + ".csv")).string() + ": cannot read (out of memory)"};
         if (!*read[i]) return read[i]->error();
         series[symbols[i]] = std::move(*read[i]).value();
     }

@@ -161,6 +161,9 @@ private:
     std::vector<core::Symbol> universe_;  // the strategy's, sorted
     // The targets of the latest session this process evaluated (its rebalance reads them;
     // older sessions' are in the journal, or were a dry run's): one set, not one a session.
+    // Sessions run one after another, each signals job before its rebalance, so the slot
+    // holds the rebalance's session; were another session evaluated in between, the
+    // rebalance would read its targets from the journal (targets_of compares the date).
     std::optional<std::pair<core::Date, core::Weights>> targets_;
     const core::Weights* targets_of(core::Date session) const {
         return targets_ && targets_->first == session ? &targets_->second : nullptr;

@@ -425,3 +425,39 @@ TEST_CASE("sim market loads a large universe on every core with the same bars; t
     CHECK(missing.error().message.find("S107.csv") != std::string::npos);
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("sim broker reloading its state file mid-run stamps the next order with the clock's time, not a stale one",
+          "[broker][sim]") {
+    auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20)}}});
+    const auto file = std::filesystem::temp_directory_path() / ("ballast-sim-reload-" + std::to_string(::getpid()) + ".json");
+    std::filesystem::remove(file);
+    broker::SimBrokerConfig cfg;
+    cfg.fill = core::FillModel::close;
+    cfg.initial_cash = d("1000");
+    cfg.state_file = file;
+    const core::Timestamp early = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{16 * 60});
+    const core::Timestamp late = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{17 * 60});
+    core::Timestamp now = early;
+    std::string earlier_file;
+    {
+        broker::SimBroker b(market, cfg, [&] { return now; });
+        REQUIRE(wait(b.submit({"first", "AAA", core::Side::buy, d("1")})).ok());
+        std::ifstream in(file);
+        earlier_file.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    broker::SimBroker b(market, cfg, [&] { return now; });
+    REQUIRE(b.load_state().value());
+    now = late;
+    REQUIRE(wait(b.submit({"second", "AAA", core::Side::buy, d("1")})).value().updated_at == core::format_utc(late));
+    // Another process's file (holding only the early order) is read back in; an order at the
+    // same clock reading must still carry that reading.
+    std::ofstream(file) << earlier_file;
+    REQUIRE(b.load_state().value());
+    CHECK_FALSE(wait(b.order_by_client_id("second")).ok());
+    const auto third = wait(b.submit({"third", "AAA", core::Side::buy, d("1")}));
+    REQUIRE(third.ok());
+    CHECK(third.value().updated_at == core::format_utc(late));
+    CHECK(third.value().broker_order_id == "sim-2");
+    CHECK(wait(b.order_by_client_id("first")).value().updated_at == core::format_utc(early));
+    std::filesystem::remove(file);
+}
