@@ -121,7 +121,7 @@ Result<std::vector<core::Bar>> parse_yahoo_csv(std::string_view text, const core
             return bad(source, line_no,
                        "Date: " + bar.date.to_string() + (bars.back().date == bar.date ? " is a duplicate" : " is out of order") +
                            " (previous row is " + bars.back().date.to_string() + ")");
-        bars.push_back(bar);
+        bars.push_back(std::move(bar));
     }
     if (header_fields == 0) return BrokerError{BrokerError::Kind::bad_data, source + ": empty file, expected a CSV header"};
     return bars;
@@ -132,9 +132,15 @@ Result<std::vector<core::Bar>> read_yahoo_csv(const std::filesystem::path& file,
     if (!in) return BrokerError{BrokerError::Kind::bad_data, file.string() + ": cannot open the price file for " + symbol};
     std::string text;
     std::error_code ec;
-    if (const auto size = std::filesystem::file_size(file, ec); !ec) text.reserve(static_cast<std::size_t>(size));
+    // The file's size read straight into the text (no copy through a buffer), then
+    // whatever it grew by since, in chunks.
+    if (const auto size = std::filesystem::file_size(file, ec); !ec && size > 0) {
+        text.resize(static_cast<std::size_t>(size));
+        in.read(text.data(), static_cast<std::streamsize>(size));
+        text.resize(static_cast<std::size_t>(in.gcount()));
+    }
     static thread_local char chunk[1 << 16];
-    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (in) while (in.read(chunk, sizeof chunk) || in.gcount() > 0) text.append(chunk, static_cast<std::size_t>(in.gcount()));
     if (in.bad()) return BrokerError{BrokerError::Kind::bad_data, file.string() + ": cannot read the price file for " + symbol};
     return parse_yahoo_csv(text, symbol, file.string());
 }
