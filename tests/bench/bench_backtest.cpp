@@ -10,7 +10,8 @@
 // process, with --no-journal and with its journal (reading 2.5 million CSV rows included).
 //   ./build/release/tests/bench/bench_backtest [SYMBOLS [DAYS [file|memory|cli [KEEP]]]]   (default 500 5000, all)
 // With `file KEEP`, the journal is kept at the path KEEP (e.g. for tests/bench/journal_bound.sh);
-// with `cli KEEP`, the command's inputs (CSV files and config) are kept in the directory KEEP.
+// with `cli KEEP`, the command's inputs (CSV files and config) are kept in the directory KEEP
+// (new or empty: anything else is refused, exit 64).
 // BENCH_REPS=N runs the transient backtest N times in one process (each from a heap whose
 // free memory went back to the kernel: see release_free_memory()).
 #include <algorithm>
@@ -218,7 +219,13 @@ int main(int argc, char** argv) {
         const bool keep_inputs = argc > 4;
         const auto dir = keep_inputs ? std::filesystem::path(argv[4])
                                      : std::filesystem::temp_directory_path() / ("ballast-bench-cli-" + std::to_string(::getpid()));
-        std::filesystem::remove_all(dir);
+        std::error_code ec;
+        if (keep_inputs && std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec)) {
+            std::fprintf(stderr, "bench_backtest: %s exists and is not empty; give a new directory for the inputs\n",
+                         dir.c_str());
+            return 64;
+        }
+        if (!keep_inputs) std::filesystem::remove_all(dir);
         write_cli_inputs(dir, synthetic(symbols, days));
         // Without a journal, then with the journal `ballast backtest` keeps by default (a
         // file written behind; here kept with --journal so its size is the real one).
