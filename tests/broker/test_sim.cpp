@@ -9,6 +9,7 @@
 
 #include "broker/csv_bars.hpp"
 #include "broker/sim.hpp"
+#include "../support/temp_dir.hpp"
 
 using namespace ballast;
 using core::Date;
@@ -297,8 +298,8 @@ TEST_CASE("sim broker answers the same of each order after a restart; a state fi
           "[broker][sim]") {
     auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20), bar("AAA", "2024-01-03", 21, 22)}}});
     core::Timestamp now = core::ny_to_utc(day("2024-01-02"), core::TimeOfDay{17 * 60});
-    const auto file = std::filesystem::temp_directory_path() / ("ballast-sim-answers-" + std::to_string(::getpid()) + ".json");
-    std::filesystem::remove(file);
+    const test::TempDir dir;
+    const auto file = dir.file("state.json");
     broker::SimBrokerConfig cfg;
     cfg.fill = core::FillModel::next_open;
     cfg.slippage_bps = 0;
@@ -357,8 +358,7 @@ TEST_CASE("sim broker answers the same of each order after a restart; a state fi
     CHECK(wait(again.submit({"next", "AAA", core::Side::sell, d("1")})).value().broker_order_id == "sim-6");
 
     // A state file naming another id or a status the sim never gives is damaged.
-    std::ifstream in(file);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = test::read_bytes(file);
     for (const auto& [from, to, field] : {std::tuple{"\"sim-2\"", "\"sim-9\"", "orders[1].id"},
                                           std::tuple{"\"rejected\"", "\"pending\"", "orders[1].status"}}) {
         std::string damaged = text;
@@ -372,14 +372,12 @@ TEST_CASE("sim broker answers the same of each order after a restart; a state fi
         CHECK(r.error().message.find(field) != std::string::npos);
         CHECK(r.error().message.find(std::string(to).substr(1, 5)) != std::string::npos);
     }
-    std::filesystem::remove(file);
 }
 
 TEST_CASE("sim market loads a large universe on every core with the same bars; the first bad file in order is the error",
           "[broker][sim]") {
-    const auto dir = std::filesystem::temp_directory_path() / ("ballast-sim-load-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+    const test::TempDir tmp;
+    const auto& dir = tmp.path();
     std::vector<core::Symbol> symbols;
     for (int s = 0; s < 60; ++s) {
         symbols.push_back("S" + std::to_string(100 + s));
@@ -423,14 +421,13 @@ TEST_CASE("sim market loads a large universe on every core with the same bars; t
     const auto missing = broker::SimMarket::load(dir, symbols);
     REQUIRE_FALSE(missing.ok());
     CHECK(missing.error().message.find("S107.csv") != std::string::npos);
-    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("sim broker reloading its state file mid-run stamps the next order with the clock's time, not a stale one",
           "[broker][sim]") {
     auto market = broker::SimMarket::from_bars({{"AAA", {bar("AAA", "2024-01-02", 10, 20)}}});
-    const auto file = std::filesystem::temp_directory_path() / ("ballast-sim-reload-" + std::to_string(::getpid()) + ".json");
-    std::filesystem::remove(file);
+    const test::TempDir dir;
+    const auto file = dir.file("state.json");
     broker::SimBrokerConfig cfg;
     cfg.fill = core::FillModel::close;
     cfg.initial_cash = d("1000");
@@ -442,8 +439,7 @@ TEST_CASE("sim broker reloading its state file mid-run stamps the next order wit
     {
         broker::SimBroker b(market, cfg, [&] { return now; });
         REQUIRE(wait(b.submit({"first", "AAA", core::Side::buy, d("1")})).ok());
-        std::ifstream in(file);
-        earlier_file.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        earlier_file = test::read_bytes(file);
     }
     broker::SimBroker b(market, cfg, [&] { return now; });
     REQUIRE(b.load_state().value());
@@ -459,5 +455,4 @@ TEST_CASE("sim broker reloading its state file mid-run stamps the next order wit
     CHECK(third.value().updated_at == core::format_utc(late));
     CHECK(third.value().broker_order_id == "sim-2");
     CHECK(wait(b.order_by_client_id("first")).value().updated_at == core::format_utc(early));
-    std::filesystem::remove(file);
 }
