@@ -242,6 +242,7 @@ bool ChainJobs::is_next_session(const std::vector<core::Bar>& bars, const std::v
     if (bars.empty() || bars.size() != series.size() || !core::is_trading_day(through)) return false;
     const core::Date previous = core::previous_trading_day(through);
     for (std::size_t i = 0; i < bars.size(); ++i) {
+        prefetch_ahead(series, i);
         const core::Bar& b = bars[i];
         const Series& s = *series[i];
         // (What bar_problem checks of a bar dated `through`, a trading day.)
@@ -468,6 +469,7 @@ std::optional<Decimal> ChainJobs::account_value(core::Date session, const core::
     Decimal equity = account.cash;
     const auto& held = series_of(account.positions);
     for (std::size_t i = 0; i < held.size(); ++i) {
+        prefetch_ahead(held, i);
         const auto& p = account.positions[i];
         const auto price = valuation_price(*held[i], date);
         if (!price) return std::nullopt;
@@ -570,6 +572,7 @@ std::string ChainJobs::snapshot(core::Date session, std::int64_t job_run_id, con
     snap.equity = account.cash;
     const auto& held = series_of(account.positions);
     for (std::size_t i = 0; i < held.size(); ++i) {
+        prefetch_ahead(held, i);
         const auto& p = account.positions[i];
         const auto price = valuation_price(*held[i], date);
         if (!price) return "no price for held " + p.symbol + "; equity not snapshotted";

@@ -113,6 +113,17 @@ private:
     Series& series(const core::Symbol& symbol);
     // Adds (or replaces) the bar's close in its symbol's series `s`.
     void remember(Series& s, const core::Bar& bar);
+    // Asks for the memory of the series a per-symbol loop reaches `kAhead` steps after `i`
+    // (its latest date and close). Each symbol's series lives apart: a loop over hundreds
+    // of them otherwise waits on memory at every step.
+    static constexpr std::size_t kAhead = 8;
+    static void prefetch_ahead(const std::vector<Series*>& series, std::size_t i) {
+        if (i + kAhead >= series.size()) return;
+        const Series& s = *series[i + kAhead];
+        if (s.dates.empty()) return;
+        __builtin_prefetch(&s.dates.back());
+        __builtin_prefetch(&s.closes.back());
+    }
     // The symbols a data update fetches (the strategy's and every held one, sorted) and
     // their series; valid until the next call.
     struct Wanted {

@@ -14,6 +14,8 @@
 // (new or empty: anything else is refused, exit 64).
 // BENCH_REPS=N runs the transient backtest N times in one process (each from a heap whose
 // free memory went back to the kernel: see release_free_memory()).
+// BENCH_CALENDAR=annual rebalances yearly instead of monthly (~8,300 orders instead of
+// ~77,000): what the sessions cost without most of the trading. The floors are for monthly.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,6 +41,20 @@
 namespace {
 
 using namespace ballast;
+
+// "monthly" (the benchmark's) or "annual", from BENCH_CALENDAR; anything else ends the run.
+const char* calendar_name() {
+    static const char* name = [] {
+        const char* env = std::getenv("BENCH_CALENDAR");
+        const std::string v = env ? env : "monthly";
+        if (v != "monthly" && v != "annual") {
+            std::fprintf(stderr, "bench_backtest: BENCH_CALENDAR=%s: expected monthly or annual\n", v.c_str());
+            std::exit(64);
+        }
+        return v == "annual" ? "annual" : "monthly";
+    }();
+    return name;
+}
 
 std::map<core::Symbol, std::vector<core::Bar>> synthetic(int symbols, const std::vector<core::Date>& days) {
     std::map<core::Symbol, std::vector<core::Bar>> out;
@@ -101,7 +117,8 @@ double run_once(const std::filesystem::path& journal_path, int symbols, const st
     daemon::Config config;
     config.sim.price_field = core::PriceField::close;
     config.sim.fill = core::FillModel::close;
-    config.rebalance.calendar = core::RebalanceCalendar::monthly;
+    config.rebalance.calendar =
+        std::string(calendar_name()) == "annual" ? core::RebalanceCalendar::annual : core::RebalanceCalendar::monthly;
     config.rebalance.min_interval_days = 0;
     config.risk.max_order_fraction = core::Decimal::from_int(1);
     config.risk.max_position_fraction = core::Decimal::from_int(1);
@@ -160,7 +177,7 @@ void write_cli_inputs(const std::filesystem::path& dir, const std::map<core::Sym
     std::ofstream(dir / "bench.toml") << "mode = \"sim\"\njournal = \"" << (dir / "unused.db").string()
                                       << "\"\n[strategy]\nname = \"trend\"\nkind = \"trend\"\n[strategy.weights]\n"
                                       << weights << "[strategy.params]\nsma_days = 200\n"
-                                      << "[rebalance]\ncalendar = \"monthly\"\nmin_interval_days = 0\n"
+                                      << "[rebalance]\ncalendar = \"" << calendar_name() << "\"\nmin_interval_days = 0\n"
                                       << "[orders]\nfractional = true\n"
                                       << "[risk]\nmax_order_pct = 100\nmax_position_pct = 100\n"
                                       << "[sim]\ndata_dir = \"" << (dir / "prices").string()
@@ -177,8 +194,8 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     auto market = broker::SimMarket::from_bars(synthetic(symbols, days));
     const double gen = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("backtest bench: trend SMA(200), %d symbols x %d sessions, monthly rebalancing (data made in %.2f s)\n",
-                symbols, n_days, gen);
+    std::printf("backtest bench: trend SMA(200), %d symbols x %d sessions, %s rebalancing (data made in %.2f s)\n",
+                symbols, n_days, calendar_name(), gen);
     const auto file = std::filesystem::temp_directory_path() / "ballast-bench-backtest.db";
     for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(file.string() + suffix);
     const std::string only = argc > 3 ? argv[3] : "";
@@ -191,7 +208,7 @@ int main(int argc, char** argv) {
         std::printf("  %-34s %8.3f s user + %.3f s system, %ld page faults\n", "  of which CPU (all threads):",
                     last_run_usage.user, last_run_usage.system, last_run_usage.faults);
     };
-    const bool at_floor_size = symbols == 500 && n_days == 5000;
+    const bool at_floor_size = symbols == 500 && n_days == 5000 && std::string(calendar_name()) == "monthly";
     int orders = 0;
     if (only.empty() || only == "file") {
         double wait = 0;
