@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -455,4 +457,85 @@ TEST_CASE("sim broker reloading its state file mid-run stamps the next order wit
     CHECK(third.value().updated_at == core::format_utc(late));
     CHECK(third.value().broker_order_id == "sim-2");
     CHECK(wait(b.order_by_client_id("first")).value().updated_at == core::format_utc(early));
+}
+
+TEST_CASE("sim market's look-ups agree with a scan of the bars on every day, for series with gaps, late starts and "
+          "early ends",
+          "[broker][sim]") {
+    // bar, bar_after, latest_bars and daily_bars (each with its own search and hints) are
+    // compared with a plain scan of the bars, for every calendar day around the data.
+    const auto days = core::trading_days(day("2024-01-02"), day("2024-02-29"));
+    REQUIRE(days.size() > 30);
+    using Bars = std::map<core::Symbol, std::vector<core::Bar>>;
+    const auto make = [&](const char* sym, int number, const std::vector<Date>& dates) {
+        std::vector<core::Bar> out;
+        for (std::size_t i = 0; i < dates.size(); ++i) {
+            out.push_back(bar(sym, dates[i].to_string().c_str(), 1, 100.0 * number + static_cast<double>(i)));
+        }
+        return out;
+    };
+    const auto slice = [&](std::size_t from, std::size_t to) {
+        return std::vector<Date>(days.begin() + static_cast<std::ptrdiff_t>(from), days.begin() + static_cast<std::ptrdiff_t>(to));
+    };
+    std::vector<Date> gap = days;
+    gap.erase(gap.begin() + 5, gap.begin() + 7);
+    Bars base{{"ALL", make("ALL", 1, days)},        {"LATE", make("LATE", 2, slice(10, days.size()))},
+              {"EARLY", make("EARLY", 3, slice(0, 15))}, {"GAP", make("GAP", 4, gap)},
+              {"ONE", make("ONE", 5, slice(20, 21))},    {"NONE", {}}};
+    Bars odd = base;  // and a series with a Saturday in it
+    std::vector<Date> with_saturday = slice(0, 12);
+    with_saturday.push_back(day("2024-01-20"));
+    std::sort(with_saturday.begin(), with_saturday.end());
+    odd["SAT"] = make("SAT", 6, with_saturday);
+
+    for (const Bars* bars : {&base, &odd}) {
+        auto market = broker::SimMarket::from_bars(*bars);
+        std::vector<core::Symbol> symbols;
+        for (const auto& [s, v] : *bars) symbols.push_back(s);
+        symbols.push_back("ZZZ");  // not in the market
+        const auto close_of = [](const auto* b) { return b ? b->close : -1.0; };
+        const auto scan = [&](const core::Symbol& s, auto&& pick) -> const core::Bar* {
+            const auto it = bars->find(s);
+            if (it == bars->end()) return nullptr;
+            const core::Bar* found = nullptr;
+            for (const auto& b : it->second)
+                if (pick(b, found)) found = &b;
+            return found;
+        };
+        std::size_t checked = 0;
+        for (Date d = day("2023-12-20"); d <= day("2024-03-10"); d = d.plus_days(1)) {
+            for (const auto& s : symbols) {
+                INFO(s << " on " << d.to_string());
+                const auto* on = scan(s, [&](const core::Bar& b, const core::Bar*) { return b.date == d; });
+                CHECK(close_of(market->bar(s, d)) == close_of(on));
+                const auto* after = scan(s, [&](const core::Bar& b, const core::Bar* f) { return !f && b.date > d; });
+                CHECK(close_of(market->bar_after(s, d)) == close_of(after));
+                ++checked;
+            }
+            for (const int back : {0, 1, 3, 10}) {
+                INFO("latest on " << d.to_string() << " back " << back);
+                const auto got = market->latest_bars(symbols, d, back);
+                REQUIRE(got.size() == symbols.size());
+                for (std::size_t i = 0; i < symbols.size(); ++i) {
+                    const auto* latest = scan(symbols[i], [&](const core::Bar& b, const core::Bar*) { return b.date <= d; });
+                    if (latest && latest->date < d.plus_days(-back)) latest = nullptr;
+                    CHECK(close_of(got[i]) == close_of(latest));
+                }
+            }
+            for (const int span : {0, 1, 6}) {
+                INFO("daily bars from " << d.to_string() << " for " << span << " days");
+                const Date to = d.plus_days(span);
+                std::vector<std::pair<core::Symbol, double>> want, got;
+                for (const auto& s : symbols)
+                    if (const auto it = bars->find(s); it != bars->end())
+                        for (const auto& b : it->second)
+                            if (b.date >= d && b.date <= to) want.emplace_back(s, b.close);
+                const auto fetched = wait(market->daily_bars(symbols, d, to));
+                REQUIRE(fetched);
+                for (const auto& b : fetched.value()) got.emplace_back(b.symbol, b.close);
+                CHECK(got == want);
+            }
+        }
+        CHECK(checked > 500);
+    }
 }
