@@ -136,6 +136,7 @@ awaitable<Result<std::vector<core::Bar>>> SimMarket::daily_bars(const std::vecto
             if (const Series* next = found[k + kAhead]; next && hint < next->dates.size()) {
                 __builtin_prefetch(next->dates.data() + hint);
                 __builtin_prefetch(next->quotes.data() + hint);
+                __builtin_prefetch(reinterpret_cast<const char*>(next->quotes.data() + hint) + sizeof(Quote) - 1);
             }
         }
         const Series* series = found[k];

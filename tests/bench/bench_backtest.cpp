@@ -34,6 +34,7 @@
 
 #include "broker/sim.hpp"
 #include "core/strategies.hpp"
+#include "daemon/huge_pages.hpp"
 #include "daemon/jobs.hpp"
 #include "daemon/scheduler.hpp"
 #include "storage/journal.hpp"
@@ -187,6 +188,8 @@ void write_cli_inputs(const std::filesystem::path& dir, const std::map<core::Sym
 }  // namespace
 
 int main(int argc, char** argv) {
+    // As `ballast backtest` does before it reads its price files.
+    const std::string heap = daemon::use_huge_page_heap();
     const int symbols = argc > 1 ? std::atoi(argv[1]) : 500;
     const int n_days = argc > 2 ? std::atoi(argv[2]) : 5000;
     auto days = core::trading_days(core::Date::parse("2000-01-03").value(), core::Date::parse("2030-12-31").value());
@@ -196,6 +199,7 @@ int main(int argc, char** argv) {
     const double gen = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("backtest bench: trend SMA(200), %d symbols x %d sessions, %s rebalancing (data made in %.2f s)\n",
                 symbols, n_days, calendar_name(), gen);
+    std::printf("  memory: %s\n", heap.c_str());
     const auto file = std::filesystem::temp_directory_path() / "ballast-bench-backtest.db";
     for (const char* suffix : {"", "-wal", "-shm", ".lock"}) std::filesystem::remove(file.string() + suffix);
     const std::string only = argc > 3 ? argv[3] : "";

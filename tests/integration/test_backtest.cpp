@@ -86,6 +86,23 @@ TEST_CASE("backtest of All Weather with annual rebalancing prints one JSON objec
     CHECK_FALSE(fs::exists(dir / "unused.db"));  // the configured journal is never written
 }
 
+TEST_CASE("backtest takes its heap memory in huge-page mappings, as its -v log says", "[integration][backtest]") {
+    TempDir dir;
+    write_file(dir / "config.toml", sim_config(dir / "unused.db"));
+    const auto r = run_stdout("backtest -v --no-journal --json --config " + shell_quote((dir / "config.toml").string()) +
+                                  " --prices-dir " + shell_quote(BALLAST_DATA_DIR) +
+                                  " --weights VTI=0.6,TLT=0.4 --rebalance quarterly --from 2020-01-02 --to 2020-12-31",
+                              dir / "stderr.txt");
+    const std::string log = read_bytes(dir / "stderr.txt");
+    INFO(log);
+    REQUIRE(r.exit_code == 0);
+    CHECK(one_document(r.output)["trades"].get<int>() > 0);
+    if (std::string(BALLAST_MALLOC_NAME) == "tcmalloc")
+        CHECK(log.find("memory: new heap memory in mappings advised for transparent huge pages") != std::string::npos);
+    else
+        CHECK(log.find("memory: the system allocator (BALLAST_MALLOC=system) keeps its own pages") != std::string::npos);
+}
+
 TEST_CASE("backtest and run --replay over the same window place identical orders", "[integration][backtest]") {
     TempDir dir;
     const auto daemon_journal = dir / "daemon.db";
