@@ -14,8 +14,8 @@
 // (new or empty: anything else is refused, exit 64).
 // BENCH_REPS=N runs the transient backtest N times in one process (each from a heap whose
 // free memory went back to the kernel: see release_free_memory()). The heap is in huge
-// pages, as `ballast backtest`'s is (daemon/huge_pages.hpp); memory given back 4 KiB at a
-// time splits them, so only the first run is like a fresh command's.
+// pages, as `ballast backtest`'s is (daemon/huge_pages.hpp); freed spans given back that do
+// not line up with 2 MiB split them, so only the first run is like a fresh command's.
 // BENCH_CALENDAR=annual rebalances yearly instead of monthly (~8,300 orders instead of
 // ~77,000): what the sessions cost without most of the trading. The floors are for monthly.
 #include <algorithm>

@@ -42,9 +42,13 @@ TEST_CASE("a batch run's new heap memory lies in mappings advised for huge pages
         CHECK(status.find("system allocator") != std::string::npos);
         return;
     }
-    REQUIRE(status == "new heap memory in mappings advised for transparent huge pages");
-    // More than the allocator holds free at this point, in blocks of different sizes (each
-    // one needs memory from the new source), every byte written and read back.
+    // A kernel without transparent huge pages refuses the advice: nothing is changed.
+    const bool advised = status == "new heap memory in mappings advised for transparent huge pages";
+    if (!advised) CHECK(status.rfind("no mapping advised for huge pages (", 0) == 0);
+    // More than the allocator holds free in this process (this test is alone in its own), in
+    // blocks of different sizes: the third does not fit in what is left of the first mapping
+    // (the rest of which is given back) and, like the fifth, is larger than a mapping of
+    // 64 MiB. Every byte written and read back.
     constexpr std::size_t kMiB = std::size_t{1} << 20;
     const std::vector<std::size_t> sizes{48 * kMiB, 3 * kMiB + 12345, 70 * kMiB, 1 * kMiB, 129 * kMiB};
     std::vector<std::unique_ptr<unsigned char[]>> blocks;
@@ -61,8 +65,7 @@ TEST_CASE("a batch run's new heap memory lies in mappings advised for huge pages
         CHECK(wrong == 0);  // no block overlaps another
         const std::string flags = vm_flags_of(b);
         INFO("VmFlags:" << flags);
-        CHECK(flags.find(" hg") != std::string::npos);  // MADV_HUGEPAGE
-        CHECK(flags.find(" hg") == flags.rfind(" hg"));
-        CHECK(vm_flags_of(b + sizes[i] - 1) == flags);
+        CHECK(vm_flags_of(b + sizes[i] - 1) == flags);  // and its last byte
+        if (advised) CHECK(flags.find(" hg") != std::string::npos);  // MADV_HUGEPAGE
     }
 }
