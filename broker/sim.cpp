@@ -128,7 +128,7 @@ awaitable<Result<std::vector<core::Bar>>> SimMarket::daily_bars(const std::vecto
     }
     // Each symbol's quotes live apart, so reading hundreds of them one after another waits
     // on memory at each: the quote a few symbols ahead is asked for while this one is copied
-    // (measured: ~10% of a 500-symbol replay's sessions).
+    // (measured: 4-10% of a 500-symbol replay's sessions, the more the busier the machine).
     constexpr std::size_t kAhead = 8;
     for (std::size_t k = 0; k < symbols.size(); ++k) {
         const auto& s = symbols[k];
