@@ -240,12 +240,14 @@ const SimBroker::Now& SimBroker::now() {
 }
 
 std::uint32_t SimBroker::time_index() {
-    auto& n = now();
-    if (!n.text_index) {
-        if (times_.empty() || times_.back() != n.utc_text) times_.push_back(n.utc_text);
-        now_cache_->text_index = static_cast<std::uint32_t>(times_.size() - 1);
-    }
+    if (!now().text_index) now_cache_->text_index = time_text_index(now_cache_->utc_text);
     return *now_cache_->text_index;
+}
+
+std::uint32_t SimBroker::time_text_index(const std::string& text) {
+    // Orders come in time order: a text is new unless it is the latest one kept.
+    if (times_.empty() || times_.back() != text) times_.push_back(text);
+    return static_cast<std::uint32_t>(times_.size() - 1);
 }
 
 OrderUpdate SimBroker::update_of(std::size_t index) const {
@@ -349,9 +351,7 @@ Result<bool> SimBroker::load_state() {
                 if (!order.filled_avg_price) return bad("orders[" + idx + "].filled_avg_price", "a decimal string");
             }
             order.reason = o.value("reason", "");
-            const std::string updated_at = o.value("updated_at", "");
-            if (times_.empty() || times_.back() != updated_at) times_.push_back(updated_at);
-            order.updated_at = static_cast<std::uint32_t>(times_.size() - 1);
+            order.updated_at = time_text_index(o.value("updated_at", ""));
         } catch (const nlohmann::json::exception& e) {
             return bad("orders[" + idx + "]", std::string("an order object (") + e.what() + ")");
         }
@@ -419,7 +419,6 @@ std::optional<BrokerError> SimBroker::save_state() {
 }
 
 void SimBroker::fill(SimOrder& order, Decimal base_price) {
-    auto& u = order;
     const bool buy = order.request.side == core::Side::buy;
     const Decimal price = (base_price * (buy ? buy_factor_ : sell_factor_)).round_half_away(core::kPriceDigits);
     const Decimal cbps = commission_rate_;
@@ -427,15 +426,15 @@ void SimBroker::fill(SimOrder& order, Decimal base_price) {
         return (config_.commission_per_order + qty * price * cbps).round_half_away(2);
     };
     Decimal qty = order.request.qty;
-    u.updated_at = time_index();
+    order.updated_at = time_index();
     const auto& symbol = order.request.symbol;
     const auto position = positions_.find(symbol);  // the one look-up of the symbol's holding
     const Decimal held = position != positions_.end() ? position->second : Decimal{};
     if (!buy) {
         if (qty > held || position == positions_.end()) {  // (a zero quantity never gets here: refused on entry)
-            u.status = Status::rejected;
-            u.reason = "insufficient qty available for order (requested: " + qty.to_string() +
-                       ", available: " + held.to_string() + ")";
+            order.status = Status::rejected;
+            order.reason = "insufficient qty available for order (requested: " + qty.to_string() +
+                           ", available: " + held.to_string() + ")";
             return;
         }
     } else {
@@ -448,13 +447,13 @@ void SimBroker::fill(SimOrder& order, Decimal base_price) {
             Decimal affordable = ((cash_ - config_.commission_per_order) / per_unit).round_down(digits);
             while (affordable.is_positive() && affordable * price + commission_of(affordable) > cash_) affordable -= step;
             if (!affordable.is_positive()) {
-                u.status = Status::rejected;
-                u.reason = "insufficient buying power (cash " + cash_.to_string_fixed(2) + ", order cost " +
-                           (qty * price).to_string_fixed(2) + ")";
+                order.status = Status::rejected;
+                order.reason = "insufficient buying power (cash " + cash_.to_string_fixed(2) + ", order cost " +
+                               (qty * price).to_string_fixed(2) + ")";
                 return;
             }
-            u.reason = "insufficient cash at fill: filled " + affordable.to_string() + " of " + qty.to_string() +
-                       ", rest canceled";
+            order.reason = "insufficient cash at fill: filled " + affordable.to_string() + " of " + qty.to_string() +
+                           ", rest canceled";
             qty = affordable;
         }
     }
@@ -479,10 +478,10 @@ void SimBroker::fill(SimOrder& order, Decimal base_price) {
             entry_.erase(symbol);
         }
     }
-    u.filled_qty = qty;
-    u.filled_avg_price = price;
-    u.commission = commission;
-    u.status = qty == order.request.qty ? Status::filled : Status::canceled;
+    order.filled_qty = qty;
+    order.filled_avg_price = price;
+    order.commission = commission;
+    order.status = qty == order.request.qty ? Status::filled : Status::canceled;
 }
 
 std::optional<BrokerError> SimBroker::settle() {

@@ -132,6 +132,8 @@ private:
     OrderUpdate update_of(std::size_t index) const;
     // The index in times_ of the clock's current reading as text, added when new.
     std::uint32_t time_index();
+    // The index in times_ of `text`, added unless it is the latest there.
+    std::uint32_t time_text_index(const std::string& text);
     std::optional<BrokerError> settle();  // fills the orders that are due
     void fill(SimOrder& order, core::Decimal price);
     std::optional<BrokerError> save_state();
